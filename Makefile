@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ferrite: Rust kernel modules for Linux 6.12, with their abstractions,
+# tests and review tooling. See README.md.
+#
+#   make            install what is missing, build the test kernel and the
+#                   suite, boot it and show every module working
+#   make check      build, lint, and run every test in one boot
+#   make lint       rustfmt, clippy, rustdoc and checkpatch on our files
+#   make series     export and check the upstream patch series
+#   make bench      run the benchmarks side by side in one boot
+#   make shell      boot the test kernel with an interactive shell
+#   make test T=x   run only test x of scripts/ferrite/tests.conf
+
+S := scripts/ferrite
+
+.PHONY: all deps build demo check lint series bench shell test
+
+all: build
+	@$(S)/demo.sh
+
+deps:
+	@$(S)/install-deps.sh
+
+build: deps
+	@$(S)/build-kernel.sh
+
+check:
+	@$(S)/check.sh
+
+test:
+	@$(S)/check.sh $(T)
+
+lint: build
+	@$(S)/lint.sh
+
+series: deps
+	@$(S)/series.sh
+
+bench: build
+	@$(S)/bench.sh
+
+shell: build
+	@$(S)/run-guest.sh --shell

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the ferrite test kernel: bzImage, modules and the kselftests.
+#
+# Incremental: the work tree is refreshed file by file, the configuration is
+# regenerated only when its inputs change, and kbuild does the rest.
+
+source "$(dirname "$0")/common.sh"
+
+"$FERRITE_SCRIPTS/prepare-tree.sh"
+
+build=$(KBUILD)
+mkdir -p "$build"
+log "kernel $(kernel_pkg_version), $("$RUSTC" --version), $("$BINDGEN" --version)"
+log "build directory $build"
+
+# The configuration depends on the fragment and on every Kconfig file the
+# suite adds or edits.
+config_stamp=$(
+	cd "$(KTREE)"
+	{
+		cat kernel/configs/ferrite.config
+		find . -path ./tools -prune -o -name 'Kconfig*' -newer .ferrite-tree -print | sort |
+			xargs -r cat
+		cat samples/rust/Kconfig
+	} | sha256sum | cut -c1-16
+)
+if [ ! -f "$build/.config" ] || [ "$(cat "$build/.ferrite-config" 2>/dev/null)" != "$config_stamp" ]; then
+	log "configuring (tinyconfig + kvm_guest.config + ferrite.config)"
+	kmake -s tinyconfig >/dev/null
+	kmake -s kvm_guest.config ferrite.config >/dev/null
+	missing=$(grep -E '^CONFIG_[A-Z0-9_]+=[ym]' "$(KTREE)/kernel/configs/ferrite.config" |
+		while read -r line; do grep -qx "$line" "$build/.config" || echo "$line"; done)
+	[ -z "$missing" ] || die "config fragment not honoured: $(echo $missing)"
+	echo "$config_stamp" >"$build/.ferrite-config"
+fi
+
+start=$(date +%s)
+# Doctest symbols embed the source path and overflow kallsyms' name limit;
+# that is harmless (the symbols are left out of kallsyms) and only noise here.
+kmake bzImage modules 2>&1 |
+	{ grep -v -E '^(Symbol .* too long for kallsyms|Please increase KSYM_NAME_LEN)' || true; }
+kmake -s headers_install >/dev/null
+log "kernel built in $(($(date +%s) - start)) s"
+
+# The kselftest programs of tests.conf, against this kernel's UAPI headers.
+for dir in $(awk -F'\t' '!/^#/ && NF >= 3 { sub("/[^/]*$", "", $3); print $3 }' \
+	"$FERRITE_SCRIPTS/tests.conf" | sort -u); do
+	mkdir -p "$build/kselftest/$dir"
+	make -s -C "$(KTREE)/tools/testing/selftests/$dir" OUTPUT="$build/kselftest/$dir" \
+		KHDR_INCLUDES="-isystem $build/usr/include" all
+done
+
+"$FERRITE_SCRIPTS/layout-check.sh"

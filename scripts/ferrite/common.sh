@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings for the ferrite scripts: sourced, never run.
+#
+# The kernel source, work tree and build output live in a cache outside the
+# repository ($FERRITE_CACHE, default ~/.cache/ferrite), keyed by the Debian
+# kernel package version, the config fragment and the toolchain, so that
+# re-runs are incremental and a fresh clone reuses an earlier build.
+
+set -euo pipefail
+
+FERRITE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+FERRITE_CACHE=${FERRITE_CACHE:-$HOME/.cache/ferrite}
+FERRITE_SCRIPTS=$FERRITE_ROOT/scripts/ferrite
+
+KSRC_PKG=linux-source-6.12
+KSRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
+BINDGEN_VERSION=0.69.5
+BINDGEN=${BINDGEN:-$HOME/.cargo/bin/bindgen}
+RUSTC=/usr/bin/rustc
+RUSTDOC=/usr/bin/rustdoc
+export LIBCLANG_PATH=/usr/lib/llvm-19/lib
+
+# Directories of the repository that are laid over the kernel source.
+OVERLAY_DIRS="Documentation drivers fs include kernel rust samples tools"
+
+die() {
+	echo "ferrite: error: $*" >&2
+	exit 1
+}
+
+log() {
+	echo "ferrite: $*" >&2
+}
+
+kernel_pkg_version() {
+	dpkg-query -W -f='${Version}' "$KSRC_PKG" 2>/dev/null ||
+		die "$KSRC_PKG is not installed: run scripts/ferrite/install-deps.sh"
+}
+
+toolchain_id() {
+	{
+		"$RUSTC" --version
+		"$BINDGEN" --version
+		clang-19 --version | head -n1
+	} | sha256sum | cut -c1-12
+}
+
+# Everything that, when it changes, calls for a fresh build directory.
+build_key() {
+	{
+		kernel_pkg_version
+		cat "$FERRITE_ROOT/kernel/configs/ferrite.config"
+		toolchain_id
+	} | sha256sum | cut -c1-12
+}
+
+kver_dir() {
+	echo "$FERRITE_CACHE/linux-$(kernel_pkg_version)"
+}
+
+PRISTINE() { echo "$(kver_dir)/pristine"; }
+KTREE() { echo "$(kver_dir)/tree"; }
+KBUILD() { echo "$(kver_dir)/build-$(build_key)"; }
+
+kmake() {
+	make -C "$(KTREE)" O="$(KBUILD)" LLVM=-19 RUSTC="$RUSTC" \
+		RUSTDOC="$RUSTDOC" BINDGEN="$BINDGEN" -j"$(nproc)" "$@"
+}

@@ -1,0 +1,18 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Run inside the test guest by demo.sh: a short tour of each module.
+
+kbuild=$1
+set -e
+
+echo "== $(uname -r) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+echo "== Rust doctests at boot: $(dmesg | grep -c '    ok [0-9]* rust_doctest') passed," \
+	"$(dmesg | grep -c '    not ok [0-9]* rust_doctest') failed"
+
+echo "== rust_misc_device: a misc device written against rust/kernel/miscdevice.rs"
+insmod "$kbuild/samples/rust/rust_misc_device.ko"
+dmesg | grep rust_misc_device | tail -n 1
+ls -l /dev/rust-misc-device
+"$kbuild/kselftest/rust/misc_device_test" | grep -E '^(not )?ok|^# Totals'
+rmmod rust_misc_device
+echo "== unloaded rust_misc_device"

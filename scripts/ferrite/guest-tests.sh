@@ -1,0 +1,44 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Run inside the test guest: load each test's modules, run its kselftest
+# program, unload the modules. Prints the programs' TAP output plus one
+# "ferrite-result:" line per program and a TAP line per module unload, which
+# check-summary.py counts.
+#
+#   guest-tests.sh KBUILD KSELFTEST TESTS_CONF [NAME...]
+
+kbuild=$1 kselftest=$2 conf=$3
+shift 3
+only=" $* "
+
+while IFS=$'\t' read -r name modules program; do
+	case "$name" in '#'* | '') continue ;; esac
+	[ "$only" = "  " ] || [[ "$only" == *" $name "* ]] || continue
+	echo "# ferrite: $name"
+	loaded=()
+	failed_load=
+	IFS=, read -r -a mods <<<"$modules"
+	for m in "${mods[@]}"; do
+		[ "$m" = - ] && continue
+		if insmod "$kbuild/$m"; then
+			loaded=("$(basename "$m" .ko)" "${loaded[@]}")
+		else
+			failed_load=$m
+			break
+		fi
+	done
+	if [ -n "$failed_load" ]; then
+		echo "ferrite-result: $name exit=load-failed ($failed_load)"
+	else
+		timeout -k 5 600 "$kselftest/$program"
+		echo "ferrite-result: $name exit=$?"
+	fi
+	for m in "${loaded[@]}"; do
+		if rmmod "$m"; then
+			echo "ok - unload $m"
+		else
+			echo "not ok - unload $m"
+		fi
+	done
+done <"$conf"
+exit 0
