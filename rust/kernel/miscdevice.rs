@@ -307,7 +307,7 @@ unsafe extern "C" fn fops_ioctl<T: MiscDevice>(
     // SAFETY: `private_data` came from `into_foreign` in `fops_open`, and `release` cannot run
     // while this call holds a file reference.
     let device = unsafe { T::Ptr::borrow((*file).private_data) };
-    from_result(|| Ok(T::ioctl(device, cmd, arg as usize)? as c_long))
+    from_result(|| Ok(T::ioctl(device, cmd, arg)? as c_long))
 }
 
 /// # Safety
@@ -321,7 +321,7 @@ unsafe extern "C" fn fops_compat_ioctl<T: MiscDevice>(
 ) -> c_long {
     // SAFETY: as in `fops_ioctl`.
     let device = unsafe { T::Ptr::borrow((*file).private_data) };
-    from_result(|| Ok(T::compat_ioctl(device, cmd, arg as usize)? as c_long))
+    from_result(|| Ok(T::compat_ioctl(device, cmd, arg)? as c_long))
 }
 
 /// # Safety

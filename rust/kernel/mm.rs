@@ -97,13 +97,13 @@ impl VmArea {
     /// The first user address of the area.
     pub fn start(&self) -> usize {
         // SAFETY: the area is valid by the type invariant; `vm_start` is stable under the lock.
-        unsafe { (*self.as_raw()).__bindgen_anon_1.__bindgen_anon_1.vm_start as usize }
+        unsafe { (*self.as_raw()).__bindgen_anon_1.__bindgen_anon_1.vm_start }
     }
 
     /// The first user address past the end of the area.
     pub fn end(&self) -> usize {
         // SAFETY: the area is valid by the type invariant; `vm_end` is stable under the lock.
-        unsafe { (*self.as_raw()).__bindgen_anon_1.__bindgen_anon_1.vm_end as usize }
+        unsafe { (*self.as_raw()).__bindgen_anon_1.__bindgen_anon_1.vm_end }
     }
 
     /// The size of the area in bytes.
@@ -119,7 +119,7 @@ impl VmArea {
     /// The offset into the mapped file, in pages: `mmap()`'s offset divided by the page size.
     pub fn pgoff(&self) -> usize {
         // SAFETY: the area is valid by the type invariant; `vm_pgoff` is stable under the lock.
-        unsafe { (*self.as_raw()).vm_pgoff as usize }
+        unsafe { (*self.as_raw()).vm_pgoff }
     }
 
     /// The area's flags (see [`flags`]).

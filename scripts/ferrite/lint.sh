@@ -56,11 +56,19 @@ for f in "${rust_files[@]}"; do
 	cmd=$(dirname "$f")/.$(basename "$f" .rs).o.cmd
 	[ -f "$build/$cmd" ] && crates+=("$cmd")
 done
+# The top-level Makefile sets RUSTC_BOOTSTRAP=1 for every rustc it runs; the
+# saved commands do not show it. Anything after ';' is objtool's step.
+export RUSTC_BOOTSTRAP=1
 for cmd in "${crates[@]}"; do
 	line=$(sed -n 's/^savedcmd_[^ ]* := //p' "$build/$cmd")
+	line=${line%%; *}
 	line=${line//\/usr\/bin\/rustc /\/usr\/bin\/clippy-driver }
 	line=$(sed -E "s#--emit=[a-z-]+=[^ ]+##g" <<<"$line")
-	(cd "$build" && eval "$line --emit=metadata=$tmp/lint.rmeta") >"$tmp/clippy.log" 2>&1 || true
+	if ! (cd "$build" && eval "$line --emit=metadata=$tmp/lint.rmeta") >"$tmp/clippy.log" 2>&1; then
+		cat "$tmp/clippy.log"
+		log "clippy could not check $cmd"
+		failed=1
+	fi
 	report=$(ours <"$tmp/clippy.log")
 	if [ -n "$report" ]; then
 		echo "$report"
