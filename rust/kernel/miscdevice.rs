@@ -72,6 +72,12 @@ pub trait MiscDevice: Sized {
     /// [`Arc<Self>`]: crate::sync::Arc
     type Ptr: ForeignOwnable + Send + Sync;
 
+    /// The module that implements the device, normally `&THIS_MODULE`.
+    ///
+    /// Open files hold a reference to it, so the module cannot be unloaded while user space
+    /// still uses the device.
+    const OWNER: &'static ThisModule;
+
     /// Called when the device is opened; the returned value belongs to the new open file.
     fn open(device: &MiscDeviceRegistration<Self>) -> Result<Self::Ptr>;
 
@@ -112,8 +118,8 @@ pub trait MiscDevice: Sized {
 
 /// A registered misc device; dropping it removes the device.
 ///
-/// Open files keep the module that implements the device loaded (the file operations name it
-/// as their owner), so a registration owned by its module outlives every open file.
+/// Files opened before the registration is dropped stay usable: the file operations are static
+/// and name [`MiscDevice::OWNER`] as their owner, so the module stays loaded while they are open.
 ///
 /// # Examples
 ///
@@ -122,20 +128,21 @@ pub trait MiscDevice: Sized {
 ///
 /// struct Nothing;
 ///
+/// // SAFETY: doctests are built into the kernel, whose `THIS_MODULE` is null.
+/// static BUILT_IN: ThisModule = unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
+///
 /// #[vtable]
 /// impl MiscDevice for Nothing {
 ///     type Ptr = KBox<Self>;
+///     const OWNER: &'static ThisModule = &BUILT_IN;
 ///
 ///     fn open(_device: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
 ///         Ok(KBox::new(Nothing, GFP_KERNEL)?)
 ///     }
 /// }
 ///
-/// // SAFETY: doctests are built into the kernel, whose `THIS_MODULE` is null.
-/// static BUILT_IN: ThisModule = unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
-///
 /// let register = |options: MiscDeviceOptions| {
-///     KBox::pin_init(MiscDeviceRegistration::<Nothing>::register(options, &BUILT_IN), GFP_KERNEL)
+///     KBox::pin_init(MiscDeviceRegistration::<Nothing>::register(options), GFP_KERNEL)
 /// };
 ///
 /// // Dynamic minors are handed out above the fixed range.
@@ -158,11 +165,10 @@ pub trait MiscDevice: Sized {
 ///
 /// # Invariants
 ///
-/// `inner` is registered with the misc core (`misc_register()` succeeded) and points to
-/// `fops`, which stays unchanged until `drop` deregisters `inner`.
+/// `inner` is registered with the misc core (`misc_register()` succeeded), with the file
+/// operations of `T`.
 pub struct MiscDeviceRegistration<T: MiscDevice> {
     inner: Opaque<bindings::miscdevice>,
-    fops: Opaque<bindings::file_operations>,
     _t: PhantomData<T>,
 }
 
@@ -175,22 +181,14 @@ unsafe impl<T: MiscDevice> Send for MiscDeviceRegistration<T> {}
 unsafe impl<T: MiscDevice> Sync for MiscDeviceRegistration<T> {}
 
 impl<T: MiscDevice> MiscDeviceRegistration<T> {
-    /// Registers a misc device whose open files keep `module` loaded.
+    /// Registers a misc device.
     ///
     /// Fails with `EBUSY` when a fixed minor is taken.
-    pub fn register(
-        options: MiscDeviceOptions,
-        module: &'static ThisModule,
-    ) -> impl PinInit<Self, Error> {
+    pub fn register(options: MiscDeviceOptions) -> impl PinInit<Self, Error> {
         let init = move |slot: *mut Self| {
-            // SAFETY: `slot` is valid for writes; `Opaque` fields may be written through
-            // their raw pointers before they are initialised.
-            let (misc, fops) = unsafe {
-                (
-                    Opaque::raw_get(core::ptr::addr_of!((*slot).inner)),
-                    Opaque::raw_get(core::ptr::addr_of!((*slot).fops)),
-                )
-            };
+            // SAFETY: `slot` is valid for writes, and an `Opaque` may be written through its raw
+            // pointer before it is initialised.
+            let misc = unsafe { Opaque::raw_get(core::ptr::addr_of!((*slot).inner)) };
             // SAFETY: an all-zero `miscdevice` is a valid, unregistered one.
             let mut raw: bindings::miscdevice = unsafe { MaybeUninit::zeroed().assume_init() };
             raw.minor = match options.minor {
@@ -199,19 +197,16 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
             };
             raw.name = options.name.as_char_ptr();
             raw.mode = options.mode;
-            raw.fops = fops;
-            // SAFETY: both fields are valid for writes and pinned with `slot`.
-            unsafe {
-                fops.write(file_operations::<T>(module));
-                misc.write(raw);
-            }
+            raw.fops = &FileOperations::<T>::VTABLE;
+            // SAFETY: `misc` is valid for writes and pinned with `slot`.
+            unsafe { misc.write(raw) };
             // SAFETY: `misc` is initialised and stays pinned until `drop` deregisters it; its
-            // name is `'static` and its `fops` live beside it.
+            // name and file operations are `'static`.
             to_result(unsafe { bindings::misc_register(misc) })
-            // INVARIANT: on success `inner` is registered and points to `fops`.
+            // INVARIANT: on success `inner` is registered.
         };
-        // SAFETY: on success `init` initialised every field (`_t` is a ZST); on failure nothing
-        // needs to be dropped, and the closure never moves `*slot`.
+        // SAFETY: on success `init` initialised `inner`, the only field that is not a ZST; on
+        // failure nothing needs dropping. The closure never moves `*slot`.
         unsafe { init::pin_init_from_closure(init) }
     }
 
@@ -240,26 +235,36 @@ impl<T: MiscDevice> Drop for MiscDeviceRegistration<T> {
     }
 }
 
-/// The file operations of a `T` device, owned by `module`.
-fn file_operations<T: MiscDevice>(module: &'static ThisModule) -> bindings::file_operations {
-    // SAFETY: all-zero is a valid `file_operations`: every operation absent.
-    let mut fops: bindings::file_operations = unsafe { MaybeUninit::zeroed().assume_init() };
-    fops.owner = module.as_ptr();
-    fops.open = Some(fops_open::<T>);
-    fops.release = Some(fops_release::<T>);
-    if T::HAS_IOCTL {
-        fops.unlocked_ioctl = Some(fops_ioctl::<T>);
-    }
-    #[cfg(CONFIG_COMPAT)]
-    if T::HAS_COMPAT_IOCTL {
-        fops.compat_ioctl = Some(fops_compat_ioctl::<T>);
-    } else if T::HAS_IOCTL {
-        fops.compat_ioctl = Some(bindings::compat_ptr_ioctl);
-    }
-    if T::HAS_MMAP {
-        fops.mmap = Some(fops_mmap::<T>);
-    }
-    fops
+/// The file operations of `T` devices.
+struct FileOperations<T>(PhantomData<T>);
+
+impl<T: MiscDevice> FileOperations<T> {
+    /// Static, so that files outlive a dropped registration safely.
+    const VTABLE: bindings::file_operations = bindings::file_operations {
+        owner: T::OWNER.as_ptr(),
+        open: Some(fops_open::<T>),
+        release: Some(fops_release::<T>),
+        unlocked_ioctl: if T::HAS_IOCTL {
+            Some(fops_ioctl::<T>)
+        } else {
+            None
+        },
+        #[cfg(CONFIG_COMPAT)]
+        compat_ioctl: if T::HAS_COMPAT_IOCTL {
+            Some(fops_compat_ioctl::<T>)
+        } else if T::HAS_IOCTL {
+            Some(bindings::compat_ptr_ioctl)
+        } else {
+            None
+        },
+        mmap: if T::HAS_MMAP {
+            Some(fops_mmap::<T>)
+        } else {
+            None
+        },
+        // SAFETY: all-zero is a valid `file_operations`: every other operation absent.
+        ..unsafe { MaybeUninit::zeroed().assume_init() }
+    };
 }
 
 /// # Safety

@@ -43,15 +43,12 @@ struct RustMiscDeviceModule {
 }
 
 impl kernel::Module for RustMiscDeviceModule {
-    fn init(module: &'static ThisModule) -> Result<Self> {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
         let options = MiscDeviceOptions {
             mode: 0o666,
             ..MiscDeviceOptions::named(c_str!("rust-misc-device"))
         };
-        let registration = KBox::pin_init(
-            MiscDeviceRegistration::register(options, module),
-            GFP_KERNEL,
-        )?;
+        let registration = KBox::pin_init(MiscDeviceRegistration::register(options), GFP_KERNEL)?;
         pr_info!("registered with minor {}\n", registration.minor());
         Ok(Self {
             _registration: registration,
@@ -68,6 +65,7 @@ struct OpenFile {
 #[vtable]
 impl MiscDevice for OpenFile {
     type Ptr = KBox<Self>;
+    const OWNER: &'static ThisModule = &THIS_MODULE;
 
     fn open(_device: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
         let file = KBox::new(

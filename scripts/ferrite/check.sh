@@ -11,6 +11,7 @@ start=$(date +%s)
 "$FERRITE_SCRIPTS/install-deps.sh"
 "$FERRITE_SCRIPTS/build-kernel.sh"
 "$FERRITE_SCRIPTS/lint.sh"
+"$FERRITE_SCRIPTS/series.sh" --no-build
 
 out=$(KBUILD)/ferrite-check
 status=0

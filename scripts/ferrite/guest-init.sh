@@ -17,7 +17,13 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t debugfs debugfs /sys/kernel/debug
-for d in /tmp /run /var/tmp /var/lib /var/log /mnt /media; do
+# Scratch tmpfs over the usual writable places. A path the run needs (the
+# repository, the build cache, the working directory) may lie below one of
+# them, as in a clone under /tmp: those are bound back from the host's view.
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -p /run/host
+mount --bind / /run/host
+for d in /tmp /var/tmp /var/lib /var/log /mnt /media; do
 	mount -t tmpfs -o mode=1777 tmpfs "$d"
 done
 out=/run/ferrite
@@ -29,6 +35,12 @@ cat /proc/sys/kernel/tainted >$out/tainted-at-start
 # Boot-time allocations are not ours: only leaks made from here on count.
 kmemleak=/sys/kernel/debug/kmemleak
 [ -w $kmemleak ] && echo clear >$kmemleak
+
+while read -r keep; do
+	[ -d "$keep" ] && [ -n "$(ls -A "$keep" 2>/dev/null)" ] && continue
+	mkdir -p "$keep"
+	mount --bind "/run/host$keep" "$keep"
+done <$out/keep
 
 cd "$(cat $out/cwd)" 2>/dev/null || cd /
 if [ -f $out/interactive ]; then

@@ -34,9 +34,10 @@ kernel=$(KBUILD)/arch/x86/boot/bzImage
 [ -f "$kernel" ] || die "no kernel at $kernel: run 'make' first"
 out=${out:-$(mktemp -d /tmp/ferrite-guest.XXXXXX)}
 mkdir -p "$out"
-rm -f "$out"/{status,output,dmesg,kmemleak,tainted,tainted-at-start,interactive,console}
+rm -f "$out"/{status,output,dmesg,kmemleak,tainted,tainted-at-start,interactive,console,keep}
 printf '%s\n' "$*" >"$out/command"
 pwd >"$out/cwd"
+printf '%s\n' "$FERRITE_ROOT" "$FERRITE_CACHE" "$PWD" >"$out/keep"
 [ -z "$shell" ] || touch "$out/interactive"
 
 # Console output is the kernel's: keep it quiet unless something goes wrong.
