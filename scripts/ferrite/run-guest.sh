@@ -47,7 +47,7 @@ append="console=ttyS0 loglevel=4 panic=-1 oops=panic no5lvl"
 append+=" root=/dev/root rootfstype=9p ro"
 append+=" rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=512000"
 append+=" init=$FERRITE_SCRIPTS/guest-init.sh"
-append+=" kasan.fault=report kmemleak=on"
+append+=" kasan.fault=report kmemleak=on log_buf_len=16M"
 
 qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3G
 	-machine q35 -nographic -no-reboot -nodefaults -serial mon:stdio
