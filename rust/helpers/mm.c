@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 #include <linux/mm.h>
+#include <linux/uaccess.h>
 
 void rust_helper_vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
 {
@@ -10,4 +11,9 @@ void rust_helper_vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
 void rust_helper_vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 {
 	vm_flags_clear(vma, flags);
+}
+
+bool rust_helper_access_ok(const void __user *addr, unsigned long n)
+{
+	return access_ok(addr, n);
 }

@@ -3,26 +3,26 @@
 //! Miscellaneous character devices.
 //!
 //! A misc device is a character device with major number 10 and a minor number of its own,
-//! registered with a name under which it appears in `/dev`. A driver implements [`MiscDevice`]
-//! to say what happens when the device is opened, controlled through `ioctl()`, mapped with
-//! `mmap()` and finally released, and keeps a [`MiscDeviceRegistration`] alive for as long as
-//! the device should exist.
+//! registered with a name under which it appears in `/dev`. A driver implements
+//! [`FileOperations`] to say what its open files do (`ioctl()`, `mmap()`, release) and
+//! [`MiscDevice`] to say how a file is opened, and keeps a [`MiscDeviceRegistration`] alive for as
+//! long as the device should exist.
 //!
-//! Each open file owns one value of [`MiscDevice::Ptr`], created by [`MiscDevice::open`] and
-//! handed back to [`MiscDevice::release`] on the last close; every other operation borrows it.
+//! Each open file owns the value of [`FileOperations::Ptr`] that [`MiscDevice::open`] created, and
+//! hands it back to [`FileOperations::release`] on the last close; every other operation borrows
+//! it.
 //!
 //! C header: [`include/linux/miscdevice.h`](srctree/include/linux/miscdevice.h)
 
 use crate::{
-    bindings, build_error, container_of,
-    error::{from_result, to_result, Error, Result, VTABLE_DEFAULT_ERROR},
-    ffi::{c_int, c_long, c_uint, c_ulong},
+    bindings, container_of,
+    error::{from_result, to_result, Error, Result},
+    ffi::c_int,
+    fs::{FileOperations, Vtable},
     init,
-    mm::VmArea,
     prelude::*,
     str::CStr,
     types::{ForeignOwnable, Opaque},
-    ThisModule,
 };
 use core::{marker::PhantomData, mem::MaybeUninit};
 
@@ -58,73 +58,22 @@ impl MiscDeviceOptions {
     }
 }
 
-/// The operations of a misc device.
-///
-/// Every operation but [`open`](MiscDevice::open) is optional: a device that does not implement
-/// `ioctl` answers every command with `ENOTTY`, and one without `mmap` refuses mappings with
-/// `ENODEV`, as the VFS does for a missing file operation.
-#[vtable]
-pub trait MiscDevice: Sized {
-    /// What each open file keeps: usually a [`KBox<Self>`] or an [`Arc<Self>`].
-    ///
-    /// It is shared by all threads that use the file, hence `Send` and `Sync`.
-    ///
-    /// [`Arc<Self>`]: crate::sync::Arc
-    type Ptr: ForeignOwnable + Send + Sync;
-
-    /// The module that implements the device, normally `&THIS_MODULE`.
-    ///
-    /// Open files hold a reference to it, so the module cannot be unloaded while user space
-    /// still uses the device.
-    const OWNER: &'static ThisModule;
-
+/// How a misc device opens files; what the files do is [`FileOperations`].
+pub trait MiscDevice: FileOperations {
     /// Called when the device is opened; the returned value belongs to the new open file.
     fn open(device: &MiscDeviceRegistration<Self>) -> Result<Self::Ptr>;
-
-    /// Called on the last close of an open file, with the value [`open`](Self::open) returned.
-    fn release(device: Self::Ptr) {
-        drop(device);
-    }
-
-    /// Handles `ioctl(fd, cmd, arg)`; the returned value is `ioctl()`'s result.
-    ///
-    /// `arg` is passed as user space gave it: a number, or a user pointer to read or write
-    /// through [`UserSlice`](crate::uaccess::UserSlice).
-    fn ioctl(
-        _device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
-        _cmd: u32,
-        _arg: usize,
-    ) -> Result<isize> {
-        build_error!(VTABLE_DEFAULT_ERROR)
-    }
-
-    /// Handles `ioctl()` from a 32-bit process on a 64-bit kernel.
-    ///
-    /// Devices that implement only [`ioctl`](Self::ioctl) get `compat_ptr_ioctl()`, which
-    /// converts `arg` as a pointer and calls [`ioctl`](Self::ioctl).
-    fn compat_ioctl(
-        _device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
-        _cmd: u32,
-        _arg: usize,
-    ) -> Result<isize> {
-        build_error!(VTABLE_DEFAULT_ERROR)
-    }
-
-    /// Handles `mmap()`: fills or checks the new area before user space can touch it.
-    fn mmap(_device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>, _vma: &VmArea) -> Result {
-        build_error!(VTABLE_DEFAULT_ERROR)
-    }
 }
 
 /// A registered misc device; dropping it removes the device.
 ///
 /// Files opened before the registration is dropped stay usable: the file operations are static
-/// and name [`MiscDevice::OWNER`] as their owner, so the module stays loaded while they are open.
+/// and name [`FileOperations::OWNER`] as their owner, so the module stays loaded while they are
+/// open.
 ///
 /// # Examples
 ///
 /// ```
-/// use kernel::{c_str, miscdevice::*, prelude::*, ThisModule};
+/// use kernel::{c_str, fs::FileOperations, miscdevice::*, prelude::*, ThisModule};
 ///
 /// struct Nothing;
 ///
@@ -132,10 +81,12 @@ pub trait MiscDevice: Sized {
 /// static BUILT_IN: ThisModule = unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
 ///
 /// #[vtable]
-/// impl MiscDevice for Nothing {
+/// impl FileOperations for Nothing {
 ///     type Ptr = KBox<Self>;
 ///     const OWNER: &'static ThisModule = &BUILT_IN;
+/// }
 ///
+/// impl MiscDevice for Nothing {
 ///     fn open(_device: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
 ///         Ok(KBox::new(Nothing, GFP_KERNEL)?)
 ///     }
@@ -197,7 +148,7 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
             };
             raw.name = options.name.as_char_ptr();
             raw.mode = options.mode;
-            raw.fops = &FileOperations::<T>::VTABLE;
+            raw.fops = &OpenVtable::<T>::FILE_OPERATIONS;
             // SAFETY: `misc` is valid for writes and pinned with `slot`.
             unsafe { misc.write(raw) };
             // SAFETY: `misc` is initialised and stays pinned until `drop` deregisters it; its
@@ -235,35 +186,14 @@ impl<T: MiscDevice> Drop for MiscDeviceRegistration<T> {
     }
 }
 
-/// The file operations of `T` devices.
-struct FileOperations<T>(PhantomData<T>);
+/// The C file operations of `T` devices: those of [`FileOperations`] plus `open`.
+struct OpenVtable<T>(PhantomData<T>);
 
-impl<T: MiscDevice> FileOperations<T> {
+impl<T: MiscDevice> OpenVtable<T> {
     /// Static, so that files outlive a dropped registration safely.
-    const VTABLE: bindings::file_operations = bindings::file_operations {
-        owner: T::OWNER.as_ptr(),
+    const FILE_OPERATIONS: bindings::file_operations = bindings::file_operations {
         open: Some(fops_open::<T>),
-        release: Some(fops_release::<T>),
-        unlocked_ioctl: if T::HAS_IOCTL {
-            Some(fops_ioctl::<T>)
-        } else {
-            None
-        },
-        #[cfg(CONFIG_COMPAT)]
-        compat_ioctl: if T::HAS_COMPAT_IOCTL {
-            Some(fops_compat_ioctl::<T>)
-        } else if T::HAS_IOCTL {
-            Some(bindings::compat_ptr_ioctl)
-        } else {
-            None
-        },
-        mmap: if T::HAS_MMAP {
-            Some(fops_mmap::<T>)
-        } else {
-            None
-        },
-        // SAFETY: all-zero is a valid `file_operations`: every other operation absent.
-        ..unsafe { MaybeUninit::zeroed().assume_init() }
+        ..Vtable::<T>::FILE_OPERATIONS
     };
 }
 
@@ -282,67 +212,6 @@ unsafe extern "C" fn fops_open<T: MiscDevice>(
         let ptr = T::open(device)?;
         // SAFETY: `file` is valid and being opened: nobody else uses `private_data` yet.
         unsafe { (*file).private_data = ptr.into_foreign().cast_mut() };
-        Ok(0)
-    })
-}
-
-/// # Safety
-///
-/// Called by the VFS on the last close of a file that [`fops_open`] opened successfully.
-unsafe extern "C" fn fops_release<T: MiscDevice>(
-    _inode: *mut bindings::inode,
-    file: *mut bindings::file,
-) -> c_int {
-    // SAFETY: `private_data` holds what `fops_open` converted with `into_foreign`, and this is
-    // the last use of the file, so no borrow of it remains.
-    let device = unsafe { T::Ptr::from_foreign((*file).private_data) };
-    T::release(device);
-    0
-}
-
-/// # Safety
-///
-/// Called by the VFS on a file that [`fops_open`] opened successfully and that is not yet
-/// released.
-unsafe extern "C" fn fops_ioctl<T: MiscDevice>(
-    file: *mut bindings::file,
-    cmd: c_uint,
-    arg: c_ulong,
-) -> c_long {
-    // SAFETY: `private_data` came from `into_foreign` in `fops_open`, and `release` cannot run
-    // while this call holds a file reference.
-    let device = unsafe { T::Ptr::borrow((*file).private_data) };
-    from_result(|| Ok(T::ioctl(device, cmd, arg)? as c_long))
-}
-
-/// # Safety
-///
-/// As for [`fops_ioctl`].
-#[cfg(CONFIG_COMPAT)]
-unsafe extern "C" fn fops_compat_ioctl<T: MiscDevice>(
-    file: *mut bindings::file,
-    cmd: c_uint,
-    arg: c_ulong,
-) -> c_long {
-    // SAFETY: as in `fops_ioctl`.
-    let device = unsafe { T::Ptr::borrow((*file).private_data) };
-    from_result(|| Ok(T::compat_ioctl(device, cmd, arg)? as c_long))
-}
-
-/// # Safety
-///
-/// Called by the VFS with the `mmap_lock` of `vma`'s address space held for writing, on a file
-/// that [`fops_open`] opened successfully and that is not yet released.
-unsafe extern "C" fn fops_mmap<T: MiscDevice>(
-    file: *mut bindings::file,
-    vma: *mut bindings::vm_area_struct,
-) -> c_int {
-    // SAFETY: as in `fops_ioctl`.
-    let device = unsafe { T::Ptr::borrow((*file).private_data) };
-    // SAFETY: the VFS holds the `mmap_lock` for writing during the whole call.
-    let vma = unsafe { VmArea::from_raw(vma) };
-    from_result(|| {
-        T::mmap(device, vma)?;
         Ok(0)
     })
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Memory management: the virtual memory areas a driver maps.
+//! Memory management: the virtual memory areas a driver maps, and user address ranges.
 //!
 //! A driver's `mmap` file operation receives the new area (`struct vm_area_struct`) before it
 //! becomes visible to user space; [`VmArea`] is what such a handler may inspect and change.
@@ -153,4 +153,22 @@ impl VmArea {
         // for the duration of the call; `vm_insert_page()` takes its own reference.
         to_result(unsafe { bindings::vm_insert_page(self.as_raw(), address as _, page.as_ptr()) })
     }
+}
+
+/// Whether `[addr, addr + len)` lies wholly in the user part of the address space, as
+/// `access_ok()` checks: a check of the numbers only, not of what is mapped there.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{mm::is_user_range, page::PAGE_SIZE};
+///
+/// assert!(is_user_range(0x10000, PAGE_SIZE));
+/// assert!(!is_user_range(usize::MAX - PAGE_SIZE, PAGE_SIZE));
+/// // The range wraps around the end of the address space.
+/// assert!(!is_user_range(0x10000, usize::MAX));
+/// ```
+pub fn is_user_range(addr: usize, len: usize) -> bool {
+    // SAFETY: `access_ok()` only compares `addr` and `len` with the user address limit.
+    unsafe { bindings::access_ok(addr as _, len as _) }
 }

@@ -15,6 +15,7 @@
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use kernel::{
     c_str,
+    fs::FileOperations,
     ioctl::{_IO, _IOR, _IOW},
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     mm::VmArea,
@@ -62,11 +63,7 @@ struct OpenFile {
     page: Page,
 }
 
-#[vtable]
 impl MiscDevice for OpenFile {
-    type Ptr = KBox<Self>;
-    const OWNER: &'static ThisModule = &THIS_MODULE;
-
     fn open(_device: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
         let file = KBox::new(
             OpenFile {
@@ -78,6 +75,12 @@ impl MiscDevice for OpenFile {
         OPEN_FILES.fetch_add(1, Ordering::Relaxed);
         Ok(file)
     }
+}
+
+#[vtable]
+impl FileOperations for OpenFile {
+    type Ptr = KBox<Self>;
+    const OWNER: &'static ThisModule = &THIS_MODULE;
 
     fn release(file: KBox<Self>) {
         OPEN_FILES.fetch_sub(1, Ordering::Relaxed);

@@ -68,6 +68,23 @@ class BlockBefore:
         return lines[:pos] + self.block + lines[pos:]
 
 
+class LinesAfter:
+    """Insert `block` (a list of lines) just after the first line equal to
+    `anchor`, unless the block's first non-empty line is already present."""
+
+    def __init__(self, path, block, anchor):
+        self.path, self.block, self.anchor = path, block, anchor
+
+    def apply(self, lines):
+        if next(b for b in self.block if b) in lines:
+            return lines
+        try:
+            pos = lines.index(self.anchor) + 1
+        except ValueError:
+            raise SystemExit(f"apply-edits: anchor '{self.anchor}' not in {self.path}")
+        return lines[:pos] + self.block + lines[pos:]
+
+
 class MaintainersSection:
     """Add `files` to a MAINTAINERS section, creating the section (in
     case-insensitive alphabetical order of section names) when it is new."""
@@ -147,9 +164,14 @@ EDITS = {
         kernel_mod("mm"),
         MaintainersSection("RUST [MM]", ["rust/helpers/mm.c", "rust/kernel/mm.rs"]),
     ],
+    "rust-fs": [
+        bindings_include("linux/anon_inodes.h"),
+        bindings_include("linux/fs.h"),
+        kernel_mod("fs"),
+        MaintainersSection("RUST [FILES]", ["rust/kernel/fs.rs", "rust/kernel/fs/"]),
+    ],
     "rust-miscdevice": [
         bindings_include("linux/miscdevice.h"),
-        bindings_include("linux/fs.h"),
         kernel_mod("miscdevice"),
         MaintainersSection("RUST [MISC DEVICE]", ["rust/kernel/miscdevice.rs"]),
     ],
@@ -158,6 +180,32 @@ EDITS = {
         ["This option builds the Rust misc device sample: a character",
          "device with per-open state driven through ioctl and mmap."]) + [
         MaintainersSection("RUST [MISC DEVICE]", ["samples/rust/rust_misc_device.rs"]),
+    ],
+    "rust-kvm": [
+        SortedLine("rust/uapi/uapi_helper.h", "#include <uapi/linux/kvm.h>", r"^#include <uapi/"),
+        kernel_mod("kvm"),
+        MaintainersSection("RUST [KVM UAPI]", ["rust/kernel/kvm.rs"],
+                           lists=("rust-for-linux@vger.kernel.org", "kvm@vger.kernel.org")),
+    ],
+    "rkvm": [
+        LinesAfter("drivers/virt/Kconfig", ["", 'source "drivers/virt/rkvm/Kconfig"'],
+                   'source "drivers/virt/coco/Kconfig"'),
+        LinesAfter("drivers/virt/Makefile", [tab_to("obj-$(CONFIG_RKVM)", 32) + "+= rkvm/"],
+                   "obj-y\t\t\t\t+= coco/"),
+        MaintainersSection("RKVM: KVM-COMPATIBLE VIRTUAL MACHINES IN RUST", ["drivers/virt/rkvm/"],
+                           lists=("kvm@vger.kernel.org", "rust-for-linux@vger.kernel.org")),
+    ],
+    "selftest-rkvm": [
+        SortedLine("tools/testing/selftests/Makefile", "TARGETS += rkvm", r"^TARGETS \+= "),
+        MaintainersSection("RKVM: KVM-COMPATIBLE VIRTUAL MACHINES IN RUST",
+                           ["tools/testing/selftests/rkvm/"],
+                           lists=("kvm@vger.kernel.org", "rust-for-linux@vger.kernel.org")),
+    ],
+    "doc-rkvm": [
+        SortedLine("Documentation/virt/index.rst", "   rkvm", r"^   [a-z]"),
+        MaintainersSection("RKVM: KVM-COMPATIBLE VIRTUAL MACHINES IN RUST",
+                           ["Documentation/virt/rkvm.rst"],
+                           lists=("kvm@vger.kernel.org", "rust-for-linux@vger.kernel.org")),
     ],
     "selftest-rust-misc-device": [
         BlockBefore("tools/testing/selftests/rust/Makefile", ["CFLAGS += -Wall -O2 $(KHDR_INCLUDES)"],

@@ -19,17 +19,17 @@ log "build directory $build"
 config_stamp=$(
 	cd "$(KTREE)"
 	{
-		cat kernel/configs/ferrite.config
+		cat kernel/configs/ferrite.config kernel/configs/ferrite-modules.config
 		find . -path ./tools -prune -o -name 'Kconfig*' -newer .ferrite-tree -print | sort |
 			xargs -r cat
 		cat samples/rust/Kconfig
 	} | sha256sum | cut -c1-16
 )
 if [ ! -f "$build/.config" ] || [ "$(cat "$build/.ferrite-config" 2>/dev/null)" != "$config_stamp" ]; then
-	log "configuring (tinyconfig + kvm_guest.config + ferrite.config)"
+	log "configuring (tinyconfig + kvm_guest.config + ferrite.config + ferrite-modules.config)"
 	kmake -s tinyconfig >/dev/null
-	kmake -s kvm_guest.config ferrite.config >/dev/null
-	missing=$(grep -E '^CONFIG_[A-Z0-9_]+=[ym]' "$(KTREE)/kernel/configs/ferrite.config" |
+	kmake -s kvm_guest.config ferrite.config ferrite-modules.config >/dev/null
+	missing=$(cat "$(KTREE)"/kernel/configs/ferrite{,-modules}.config | grep -E '^CONFIG_[A-Z0-9_]+=[ym]' |
 		while read -r line; do grep -qx "$line" "$build/.config" || echo "$line"; done)
 	[ -z "$missing" ] || die "config fragment not honoured: $(echo $missing)"
 	echo "$config_stamp" >"$build/.ferrite-config"
@@ -44,7 +44,11 @@ kmake -s headers_install >/dev/null
 log "kernel built in $(($(date +%s) - start)) s"
 
 # The kselftest programs of tests.conf, against this kernel's UAPI headers.
-for dir in $(awk -F'\t' '!/^#/ && NF >= 3 { sub("/[^/]*$", "", $3); print $3 }' \
+for dir in $(awk -F'\t' '!/^#/ && NF >= 3 {
+		n = split($3, w, " ")
+		for (i = 1; i <= n; i++)
+			if (w[i] !~ /=/) { sub("/[^/]*$", "", w[i]); print w[i]; break }
+	}' \
 	"$FERRITE_SCRIPTS/tests.conf" | sort -u); do
 	mkdir -p "$build/kselftest/$dir"
 	make -s -C "$(KTREE)/tools/testing/selftests/$dir" OUTPUT="$build/kselftest/$dir" \

@@ -16,3 +16,10 @@ ls -l /dev/rust-misc-device
 "$kbuild/kselftest/rust/misc_device_test" | grep -E '^(not )?ok|^# Totals'
 rmmod rust_misc_device
 echo "== unloaded rust_misc_device"
+
+echo "== rkvm: KVM's ioctl interface in Rust (objects and state; guests run in a later stage)"
+insmod "$kbuild/drivers/virt/rkvm/rkvm.ko"
+ls -l /dev/rkvm
+"$kbuild/kselftest/rkvm/abi_test" | grep -E '^(not )?ok|^# Totals'
+rmmod rkvm
+echo "== unloaded rkvm"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Run inside the test guest: load each test's modules, run its kselftest
-# program, unload the modules. Prints the programs' TAP output plus one
+# Run inside the test guest: load each test's modules (with their
+# parameters), run its kselftest program, unload the modules. Prints the programs' TAP output plus one
 # "ferrite-result:" line per program and a TAP line per module unload, which
 # check-summary.py counts.
 #
@@ -20,17 +20,26 @@ while IFS=$'\t' read -r name modules program; do
 	IFS=, read -r -a mods <<<"$modules"
 	for m in "${mods[@]}"; do
 		[ "$m" = - ] && continue
-		if insmod "$kbuild/$m"; then
-			loaded=("$(basename "$m" .ko)" "${loaded[@]}")
+		read -r path params <<<"$m"
+		# shellcheck disable=SC2086 # params are words
+		if insmod "$kbuild/$path" $params; then
+			loaded=("$(basename "$path" .ko)" "${loaded[@]}")
 		else
-			failed_load=$m
+			failed_load=$path
 			break
 		fi
 	done
 	if [ -n "$failed_load" ]; then
 		echo "ferrite-result: $name exit=load-failed ($failed_load)"
 	else
-		timeout -k 5 600 "$kselftest/$program"
+		# VAR=value words first, then the program and its arguments.
+		read -r -a words <<<"$program"
+		vars=()
+		while [[ "${words[0]}" == *=* ]]; do
+			vars+=("${words[0]}")
+			words=("${words[@]:1}")
+		done
+		timeout -k 5 600 env "${vars[@]}" "$kselftest/${words[0]}" "${words[@]:1}"
 		echo "ferrite-result: $name exit=$?"
 	fi
 	for m in "${loaded[@]}"; do

@@ -659,21 +659,25 @@ build_patches() {
 		fi
 		log "patch $i/$npatch: building ${P_SUBJECT[i]}"
 		sgit -C "$src" checkout -q -f --detach "${COMMITS[i]}"
-		sgit -C "$src" clean -q -ffdx -e /kernel/configs/ferrite.config
+		sgit -C "$src" clean -q -ffdx -e /kernel/configs/ferrite.config \
+			-e /kernel/configs/ferrite-modules.config
 		# The test configuration is not part of the series: lay it in.
 		mkdir -p "$src/kernel/configs"
-		cmp -s "$FERRITE_ROOT/kernel/configs/ferrite.config" "$src/kernel/configs/ferrite.config" ||
-			cp "$FERRITE_ROOT/kernel/configs/ferrite.config" "$src/kernel/configs/ferrite.config"
+		for frag in ferrite.config ferrite-modules.config; do
+			cmp -s "$FERRITE_ROOT/kernel/configs/$frag" "$src/kernel/configs/$frag" ||
+				cp "$FERRITE_ROOT/kernel/configs/$frag" "$src/kernel/configs/$frag"
+		done
 		stamp=$(
 			{
-				cat "$src/kernel/configs/ferrite.config"
+				cat "$src/kernel/configs/ferrite.config" "$src/kernel/configs/ferrite-modules.config"
 				sgit -C "$src" ls-tree -r HEAD | awk '$4 ~ /(^|\/)Kconfig/'
 			} | sha256sum | cut -c1-16
 		)
 		: >"$blog"
 		if [ ! -f "$bdir/.config" ] || [ "$(cat "$bdir/.ferrite-config" 2>/dev/null)" != "$stamp" ]; then
-			log "patch $i/$npatch: configuring (tinyconfig + kvm_guest.config + ferrite.config)"
-			if ! { smake -s tinyconfig && smake -s kvm_guest.config ferrite.config; } >>"$blog" 2>&1; then
+			log "patch $i/$npatch: configuring (tinyconfig + kvm_guest.config + ferrite*.config)"
+			if ! { smake -s tinyconfig &&
+				smake -s kvm_guest.config ferrite.config ferrite-modules.config; } >>"$blog" 2>&1; then
 				tail -n 40 "$blog" >&2
 				die "patch $i: configuration failed, see $blog"
 			fi

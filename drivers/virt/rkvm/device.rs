@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The device, `/dev/rkvm`: what every open file of it answers, and where VMs come from.
+
+use crate::vm::Vm;
+use kernel::{
+    c_str,
+    fs::FileOperations,
+    kvm::{self, cap, ioctl},
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    page::PAGE_SIZE,
+    prelude::*,
+};
+
+/// The registration of the device.
+pub(crate) type Registration = MiscDeviceRegistration<DeviceFile>;
+
+/// Registers `/dev/rkvm`, readable and writable by everyone, as `/dev/kvm` usually is.
+pub(crate) fn register() -> Result<Pin<KBox<Registration>>> {
+    let options = MiscDeviceOptions {
+        mode: 0o666,
+        ..MiscDeviceOptions::named(c_str!("rkvm"))
+    };
+    KBox::pin_init(Registration::register(options), GFP_KERNEL)
+}
+
+/// The size of a vCPU file's mapping: the `kvm_run` page, then the page for port I/O data.
+pub(crate) const VCPU_MMAP_SIZE: usize = 2 * PAGE_SIZE;
+
+/// Answers `KVM_CHECK_EXTENSION`, on the device and on VMs alike.
+///
+/// Truthful: a capability rkvm lacks is 0, even where KVM would have it.
+pub(crate) fn check_extension(capability: usize) -> isize {
+    match u32::try_from(capability) {
+        Ok(cap::USER_MEMORY | cap::SET_TSS_ADDR) => 1,
+        Ok(cap::NR_MEMSLOTS) => crate::memslot::MAX_SLOTS as isize,
+        Ok(cap::NR_VCPUS | cap::MAX_VCPUS) => crate::vm::MAX_VCPUS as isize,
+        Ok(cap::MAX_VCPU_ID) => crate::vm::MAX_VCPU_ID as isize,
+        _ => 0,
+    }
+}
+
+/// An open file of the device; it holds nothing.
+pub(crate) struct DeviceFile;
+
+impl MiscDevice for DeviceFile {
+    fn open(_device: &Registration) -> Result<KBox<Self>> {
+        Ok(KBox::new(DeviceFile, GFP_KERNEL)?)
+    }
+}
+
+#[vtable]
+impl FileOperations for DeviceFile {
+    type Ptr = KBox<Self>;
+    const OWNER: &'static ThisModule = &crate::THIS_MODULE;
+
+    fn ioctl(_file: &Self, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            ioctl::GET_API_VERSION if arg == 0 => Ok(kvm::API_VERSION as isize),
+            ioctl::CREATE_VM => Vm::create(arg),
+            ioctl::CHECK_EXTENSION => Ok(check_extension(arg)),
+            ioctl::GET_VCPU_MMAP_SIZE if arg == 0 => Ok(VCPU_MMAP_SIZE as isize),
+            // KVM answers every other command on its device, and a non-zero argument where
+            // none is taken, with EINVAL.
+            _ => Err(EINVAL),
+        }
+    }
+}
