@@ -181,6 +181,11 @@ EDITS = {
          "device with per-open state driven through ioctl and mmap."]) + [
         MaintainersSection("RUST [MISC DEVICE]", ["samples/rust/rust_misc_device.rs"]),
     ],
+    "rust-module-param": [
+        bindings_include("linux/moduleparam.h"),
+        kernel_mod("module_param"),
+        MaintainersSection("RUST [MODULE PARAMETERS]", ["rust/kernel/module_param.rs"]),
+    ],
     "rust-kvm": [
         SortedLine("rust/uapi/uapi_helper.h", "#include <uapi/linux/kvm.h>", r"^#include <uapi/"),
         kernel_mod("kvm"),

@@ -47,7 +47,7 @@ log "kernel built in $(($(date +%s) - start)) s"
 for dir in $(awk -F'\t' '!/^#/ && NF >= 3 {
 		n = split($3, w, " ")
 		for (i = 1; i <= n; i++)
-			if (w[i] !~ /=/) { sub("/[^/]*$", "", w[i]); print w[i]; break }
+			if (w[i] !~ /=/) { sub("^src:", "", w[i]); sub("/[^/]*$", "", w[i]); print w[i]; break }
 	}' \
 	"$FERRITE_SCRIPTS/tests.conf" | sort -u); do
 	mkdir -p "$build/kselftest/$dir"

@@ -5,10 +5,13 @@
 # "ferrite-result:" line per program and a TAP line per module unload, which
 # check-summary.py counts.
 #
-#   guest-tests.sh KBUILD KSELFTEST TESTS_CONF [NAME...]
+#   guest-tests.sh KBUILD KSELFTEST KTREE TESTS_CONF [NAME...]
+#
+# A program named src:PATH is a script run from the kernel tree's
+# tools/testing/selftests/PATH; every program gets KBUILD in its environment.
 
-kbuild=$1 kselftest=$2 conf=$3
-shift 3
+kbuild=$1 kselftest=$2 ktree=$3 conf=$4
+shift 4
 only=" $* "
 
 while IFS=$'\t' read -r name modules program; do
@@ -39,7 +42,11 @@ while IFS=$'\t' read -r name modules program; do
 			vars+=("${words[0]}")
 			words=("${words[@]:1}")
 		done
-		timeout -k 5 600 env "${vars[@]}" "$kselftest/${words[0]}" "${words[@]:1}"
+		case "${words[0]}" in
+		src:*) prog=$ktree/tools/testing/selftests/${words[0]#src:} ;;
+		*) prog=$kselftest/${words[0]} ;;
+		esac
+		timeout -k 5 600 env KBUILD="$kbuild" "${vars[@]}" "$prog" "${words[@]:1}"
 		echo "ferrite-result: $name exit=$?"
 	fi
 	for m in "${loaded[@]}"; do

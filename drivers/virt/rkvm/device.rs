@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The device, `/dev/rkvm`: what every open file of it answers, and where VMs come from.
+//! The device, `/dev/rkvm` (or `/dev/kvm`): what its open files answer, and where VMs come from.
 
 use crate::vm::Vm;
 use kernel::{
-    c_str,
+    bindings, c_str,
     fs::FileOperations,
     kvm::{self, cap, ioctl},
-    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    miscdevice::{Minor, MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     page::PAGE_SIZE,
     prelude::*,
 };
@@ -15,11 +15,20 @@ use kernel::{
 /// The registration of the device.
 pub(crate) type Registration = MiscDeviceRegistration<DeviceFile>;
 
-/// Registers `/dev/rkvm`, readable and writable by everyone, as `/dev/kvm` usually is.
-pub(crate) fn register() -> Result<Pin<KBox<Registration>>> {
+/// Registers `/dev/rkvm`, or with `compat` `/dev/kvm` on KVM's own minor (which fails with
+/// `EBUSY` while KVM holds it). Everyone may read and write it, as `/dev/kvm` usually.
+pub(crate) fn register(compat: bool) -> Result<Pin<KBox<Registration>>> {
+    let options = if compat {
+        MiscDeviceOptions {
+            minor: Minor::Fixed(bindings::KVM_MINOR as u8),
+            ..MiscDeviceOptions::named(c_str!("kvm"))
+        }
+    } else {
+        MiscDeviceOptions::named(c_str!("rkvm"))
+    };
     let options = MiscDeviceOptions {
         mode: 0o666,
-        ..MiscDeviceOptions::named(c_str!("rkvm"))
+        ..options
     };
     KBox::pin_init(Registration::register(options), GFP_KERNEL)
 }

@@ -23,14 +23,21 @@ module! {
     license: "GPL",
 }
 
+kernel::module_param!(COMPAT: bool = false, module: "rkvm", name: "compat", perm: 0o444,
+    "Register as /dev/kvm (misc minor 232) instead of /dev/rkvm, when KVM does not");
+
 struct Rkvm {
     _device: Pin<KBox<device::Registration>>,
 }
 
 impl kernel::Module for Rkvm {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Self {
-            _device: device::register()?,
-        })
+        let compat = COMPAT.get();
+        let device = device::register(compat).inspect_err(|&e| {
+            if compat && e == EBUSY {
+                pr_err!("compat=1: KVM holds /dev/kvm; unload kvm_amd or kvm_intel first\n");
+            }
+        })?;
+        Ok(Self { _device: device })
     }
 }
