@@ -5,7 +5,7 @@
 kbuild=$1
 set -e
 
-echo "== $(uname -r) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+echo "== $(uname -r) on$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2-)"
 echo "== Rust doctests at boot: $(dmesg | grep -c '    ok [0-9]* rust_doctest') passed," \
 	"$(dmesg | grep -c '    not ok [0-9]* rust_doctest') failed"
 

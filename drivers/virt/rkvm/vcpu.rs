@@ -33,7 +33,7 @@ pub(crate) struct Vcpu {
     state: Mutex<VcpuState>,
 }
 
-/// The registers user space sees through `KVM_GET_REGS` and `KVM_GET_SREGS`.
+/// The registers user space reads with `KVM_GET_REGS` and `KVM_GET_SREGS`.
 struct VcpuState {
     regs: kvm::Regs,
     sregs: kvm::Sregs,
