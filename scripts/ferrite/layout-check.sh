@@ -532,8 +532,20 @@ if dropped_c:
 elapsed = time.monotonic() - t_start
 
 if rc == 0:
+    # A check that cannot fail proves nothing: the same assertion with one value off by one
+    # must stop the compiler, in this build, with this toolchain.
+    i = active[0]
+    with open(os.path.join(out, "layout_canary.rs"), "w") as f:
+        f.write(rust_head)
+        f.write(f'const _: () = assert!({checks[i][2]} == {c_vals[i] + 1}, '
+                f'"ferrite-layout canary");\n')
+    rc_canary, log_canary = run(rust_command(os.path.join(out, "layout_canary.rs"),
+                                             f"--emit=obj={out}/layout_canary.o"),
+                                os.path.join(out, "rustc-canary.log"), rust_env)
+    if rc_canary == 0 or "ferrite-layout canary" not in log_canary:
+        fail("a deliberately wrong value compiled: the layout check could not catch a mismatch")
     print(f"layout-check: {n_structs} structs, {n_fields} fields match "
-          f"({elapsed:.1f} s, details in {out})")
+          f"({elapsed:.1f} s, details in {out}); a wrong value is caught")
     sys.exit(0)
 
 complaints = re.findall(r"ferrite-layout: ([^\n\"]*?): bindgen disagrees", log)
