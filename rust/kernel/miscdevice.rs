@@ -32,7 +32,7 @@ pub enum Minor {
     /// Any free minor, chosen at registration.
     Dynamic,
     /// This minor, below 255 (such as 232 for `/dev/kvm`); registration fails with `EBUSY` if
-    /// it is taken.
+    /// it is taken, and with `EINVAL` for 255, which means "dynamic" to the misc core.
     Fixed(u8),
 }
 
@@ -108,6 +108,10 @@ pub trait MiscDevice: FileOperations {
 /// assert_eq!(first.minor(), 245);
 /// assert_eq!(register(b).err(), Some(EBUSY));
 ///
+/// // 255 is not a fixed minor.
+/// let c = MiscDeviceOptions { name: c_str!("rust-doctest-c"), minor: Minor::Fixed(255), ..a };
+/// assert_eq!(register(c).err(), Some(EINVAL));
+///
 /// // Dropping a registration frees its minor.
 /// drop(first);
 /// assert_eq!(register(b)?.minor(), 245);
@@ -134,7 +138,7 @@ unsafe impl<T: MiscDevice> Sync for MiscDeviceRegistration<T> {}
 impl<T: MiscDevice> MiscDeviceRegistration<T> {
     /// Registers a misc device.
     ///
-    /// Fails with `EBUSY` when a fixed minor is taken.
+    /// Fails with `EBUSY` when a fixed minor is taken, `EINVAL` for fixed minor 255.
     pub fn register(options: MiscDeviceOptions) -> impl PinInit<Self, Error> {
         let init = move |slot: *mut Self| {
             // SAFETY: `slot` is valid for writes, and an `Opaque` may be written through its raw
@@ -144,6 +148,12 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
             let mut raw: bindings::miscdevice = unsafe { MaybeUninit::zeroed().assume_init() };
             raw.minor = match options.minor {
                 Minor::Dynamic => bindings::MISC_DYNAMIC_MINOR as c_int,
+                // 255 would silently ask for a dynamic minor.
+                Minor::Fixed(minor)
+                    if c_int::from(minor) == bindings::MISC_DYNAMIC_MINOR as c_int =>
+                {
+                    return Err(EINVAL)
+                }
                 Minor::Fixed(minor) => minor.into(),
             };
             raw.name = options.name.as_char_ptr();

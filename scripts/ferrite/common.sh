@@ -9,6 +9,10 @@
 set -euo pipefail
 
 FERRITE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# CI may run with a bare environment: fall back to the user's home and
+# find cargo where rustup puts it.
+HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+export HOME PATH="$PATH:$HOME/.cargo/bin"
 FERRITE_CACHE=${FERRITE_CACHE:-$HOME/.cache/ferrite}
 FERRITE_SCRIPTS=$FERRITE_ROOT/scripts/ferrite
 
