@@ -217,6 +217,19 @@ EDITS = {
                     "TEST_PROGS += test_probe_samples.sh"),
         SortedLine("tools/testing/selftests/rust/Makefile", "TEST_GEN_PROGS += misc_device_test",
                    r"^TEST_(GEN_)?PROGS \+= "),
+        # The same test as a 32-bit process, for the compat_ioctl path, where -m32 builds.
+        LinesAfter("tools/testing/selftests/rust/Makefile", [
+            "CAN_BUILD_32 := $(shell echo 'int main(void) { return 0; }' | \\",
+            "\t$(CC) -m32 -x c - -o /dev/null 2>/dev/null && echo 1)",
+            "ifeq ($(CAN_BUILD_32),1)",
+            "TEST_GEN_PROGS += misc_device_test_32",
+            "endif",
+        ], "TEST_GEN_PROGS += misc_device_test"),
+        LinesAfter("tools/testing/selftests/rust/Makefile", [
+            "",
+            "$(OUTPUT)/misc_device_test_32: misc_device_test.c",
+            "\t$(CC) -m32 $(CFLAGS) $< $(LDLIBS) -o $@",
+        ], "include ../lib.mk"),
         SortedLine("tools/testing/selftests/rust/config", "CONFIG_SAMPLE_RUST_MISC_DEVICE=m",
                    r"^CONFIG_SAMPLE_RUST_"),
         MaintainersSection("RUST [MISC DEVICE]",

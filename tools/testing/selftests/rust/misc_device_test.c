@@ -109,11 +109,11 @@ TEST_F(misc, mmap_shares_the_open_files_page)
 
 	ASSERT_LE(0, other);
 	a = mmap(NULL, self->page_size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
-	ASSERT_NE(MAP_FAILED, a);
+	ASSERT_TRUE(a != MAP_FAILED);
 	b = mmap(NULL, self->page_size, PROT_READ, MAP_SHARED, self->fd, 0);
-	ASSERT_NE(MAP_FAILED, b);
+	ASSERT_TRUE(b != MAP_FAILED);
 	other_map = mmap(NULL, self->page_size, PROT_READ, MAP_SHARED, other, 0);
-	ASSERT_NE(MAP_FAILED, other_map);
+	ASSERT_TRUE(other_map != MAP_FAILED);
 
 	EXPECT_EQ(0, a[0]);
 	snprintf(a, self->page_size, "written through the first mapping");
@@ -138,10 +138,10 @@ TEST_F(misc, mmap_rejects_bad_ranges)
 	void *p;
 
 	p = mmap(NULL, self->page_size, PROT_READ, MAP_SHARED, self->fd, self->page_size);
-	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_TRUE(p == MAP_FAILED);
 	EXPECT_EQ(EINVAL, errno);
 	p = mmap(NULL, 2 * self->page_size, PROT_READ, MAP_SHARED, self->fd, 0);
-	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_TRUE(p == MAP_FAILED);
 	EXPECT_EQ(EINVAL, errno);
 }
 
