@@ -20,9 +20,9 @@ config_stamp=$(
 	cd "$(KTREE)"
 	{
 		cat kernel/configs/ferrite.config kernel/configs/ferrite-modules.config
+		# Files the overlay or the edits wrote are newer than the tree itself.
 		find . -path ./tools -prune -o -name 'Kconfig*' -newer .ferrite-tree -print | sort |
 			xargs -r cat
-		cat samples/rust/Kconfig
 	} | sha256sum | cut -c1-16
 )
 if [ ! -f "$build/.config" ] || [ "$(cat "$build/.ferrite-config" 2>/dev/null)" != "$config_stamp" ]; then

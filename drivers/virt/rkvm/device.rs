@@ -18,17 +18,15 @@ pub(crate) type Registration = MiscDeviceRegistration<DeviceFile>;
 /// Registers `/dev/rkvm`, or with `compat` `/dev/kvm` on KVM's own minor (which fails with
 /// `EBUSY` while KVM holds it). Everyone may read and write it, as `/dev/kvm` usually.
 pub(crate) fn register(compat: bool) -> Result<Pin<KBox<Registration>>> {
-    let options = if compat {
-        MiscDeviceOptions {
-            minor: Minor::Fixed(bindings::KVM_MINOR as u8),
-            ..MiscDeviceOptions::named(c_str!("kvm"))
-        }
+    let (name, minor) = if compat {
+        (c_str!("kvm"), Minor::Fixed(bindings::KVM_MINOR as u8))
     } else {
-        MiscDeviceOptions::named(c_str!("rkvm"))
+        (c_str!("rkvm"), Minor::Dynamic)
     };
     let options = MiscDeviceOptions {
+        name,
+        minor,
         mode: 0o666,
-        ..options
     };
     KBox::pin_init(Registration::register(options), GFP_KERNEL)
 }

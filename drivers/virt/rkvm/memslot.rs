@@ -56,12 +56,6 @@ impl MemSlots {
         self.slots.iter().flatten()
     }
 
-    /// The slot that holds guest frame `gfn`, if any.
-    #[allow(dead_code)]
-    pub(crate) fn find(&self, gfn: u64) -> Option<&MemSlot> {
-        self.iter().find(|s| s.overlaps(gfn, gfn + 1))
-    }
-
     /// Applies `KVM_SET_USER_MEMORY_REGION`: creates, moves or deletes (size 0) a slot, with
     /// KVM's checks, in KVM's order, and KVM's errors.
     pub(crate) fn set(&mut self, region: &kvm::UserspaceMemoryRegion) -> Result {
