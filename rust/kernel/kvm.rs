@@ -34,6 +34,13 @@ pub type Sregs = uapi::kvm_sregs;
 pub type UserspaceMemoryRegion = uapi::kvm_userspace_memory_region;
 /// The page shared with user space that reports why `KVM_RUN` returned (`struct kvm_run`).
 pub type Run = uapi::kvm_run;
+/// One CPUID leaf (`struct kvm_cpuid_entry2`), as `KVM_SET_CPUID2` passes them.
+pub type CpuidEntry2 = uapi::kvm_cpuid_entry2;
+
+/// The most CPUID leaves `KVM_SET_CPUID2` takes.
+pub const MAX_CPUID_ENTRIES: u32 = 256;
+/// `CpuidEntry2::flags`: the leaf has sub-leaves, told apart by `index`.
+pub const CPUID_FLAG_SIGNIFICANT_INDEX: u32 = uapi::KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
 
 /// The only API version there is; `KVM_GET_API_VERSION` returns it.
 pub const API_VERSION: i32 = uapi::KVM_API_VERSION as i32;
@@ -69,6 +76,8 @@ pub mod ioctl {
     pub const GET_SREGS: u32 = _IOR::<Sregs>(KVMIO, 0x83);
     /// vCPU: write the system registers.
     pub const SET_SREGS: u32 = _IOW::<Sregs>(KVMIO, 0x84);
+    /// vCPU: set what `CPUID` returns (a `struct kvm_cpuid2` header, then its entries).
+    pub const SET_CPUID2: u32 = _IOW::<uapi::kvm_cpuid2>(KVMIO, 0x90);
 }
 
 /// Capabilities, the argument of [`ioctl::CHECK_EXTENSION`].
@@ -107,6 +116,12 @@ pub mod exit {
     pub const INTERNAL_ERROR: u32 = uapi::KVM_EXIT_INTERNAL_ERROR;
 }
 
+// SAFETY: `kvm_cpuid_entry2` is ten `u32`s (its padding spelled out as fields): any bytes are
+// valid and none is uninitialised.
+unsafe impl FromBytes for CpuidEntry2 {}
+// SAFETY: as above.
+unsafe impl AsBytes for CpuidEntry2 {}
+
 // SAFETY: `kvm_regs` is 18 `u64`s: any bytes are valid and it has no padding.
 unsafe impl FromBytes for Regs {}
 // SAFETY: as above.
@@ -120,3 +135,103 @@ unsafe impl AsBytes for Sregs {}
 
 // SAFETY: two `u32`s then three `u64`s: any bytes are valid and there is no padding.
 unsafe impl FromBytes for UserspaceMemoryRegion {}
+
+/// The layout of [`Run`], the `struct kvm_run` page shared with user space, for drivers that
+/// fill it in: field offsets, and the exit payloads at [`run::EXIT_DATA`].
+pub mod run {
+    use super::Run;
+    use crate::types::{AsBytes, FromBytes};
+    use core::mem::offset_of;
+
+    /// `immediate_exit`: user space asks `KVM_RUN` to return at once.
+    pub const IMMEDIATE_EXIT: usize = offset_of!(Run, immediate_exit__unsafe);
+    /// `exit_reason`: one of [`super::exit`].
+    pub const EXIT_REASON: usize = offset_of!(Run, exit_reason);
+    /// `ready_for_interrupt_injection`: user space may inject an interrupt now.
+    pub const READY_FOR_INTERRUPT_INJECTION: usize = offset_of!(Run, ready_for_interrupt_injection);
+    /// `if_flag`: the guest's `RFLAGS.IF`.
+    pub const IF_FLAG: usize = offset_of!(Run, if_flag);
+    /// `flags`: `KVM_RUN_X86_*`.
+    pub const FLAGS: usize = offset_of!(Run, flags);
+    /// `cr8`.
+    pub const CR8: usize = offset_of!(Run, cr8);
+    /// `apic_base`.
+    pub const APIC_BASE: usize = offset_of!(Run, apic_base);
+    /// The union of exit payloads.
+    pub const EXIT_DATA: usize = offset_of!(Run, __bindgen_anon_1);
+
+    /// `io.direction` of an `IN`.
+    pub const IO_IN: u8 = uapi::KVM_EXIT_IO_IN as u8;
+    /// `io.direction` of an `OUT`.
+    pub const IO_OUT: u8 = uapi::KVM_EXIT_IO_OUT as u8;
+
+    /// The payload of [`super::exit::IO`]: `count` accesses of `size` bytes to `port`, whose
+    /// data is at `data_offset` in the vCPU mapping.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default)]
+    #[allow(missing_docs)]
+    pub struct Io {
+        pub direction: u8,
+        pub size: u8,
+        pub port: u16,
+        pub count: u32,
+        pub data_offset: u64,
+    }
+
+    /// The payload of [`super::exit::MMIO`]: an access of `len` bytes at guest physical
+    /// address `phys_addr`, with its data.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default)]
+    #[allow(missing_docs)]
+    pub struct Mmio {
+        pub phys_addr: u64,
+        pub data: [u8; 8],
+        pub len: u32,
+        pub is_write: u8,
+        pub padding: [u8; 3],
+    }
+
+    /// The payload of [`super::exit::FAIL_ENTRY`].
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default)]
+    #[allow(missing_docs)]
+    pub struct FailEntry {
+        pub hardware_entry_failure_reason: u64,
+        pub cpu: u32,
+        pub padding: u32,
+    }
+
+    /// The payload of [`super::exit::INTERNAL_ERROR`].
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default)]
+    #[allow(missing_docs)]
+    pub struct InternalError {
+        pub suberror: u32,
+        pub ndata: u32,
+        pub data: [u64; 16],
+    }
+
+    /// `suberror`: the instruction could not be emulated.
+    pub const INTERNAL_ERROR_EMULATION: u32 = uapi::KVM_INTERNAL_ERROR_EMULATION;
+    /// `suberror`: an exit the kernel does not handle.
+    pub const INTERNAL_ERROR_UNEXPECTED_EXIT_REASON: u32 =
+        uapi::KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON;
+
+    // SAFETY: integers only, padding spelled out as fields: any bytes are valid, none is
+    // uninitialised.
+    unsafe impl FromBytes for Io {}
+    // SAFETY: as above.
+    unsafe impl AsBytes for Io {}
+    // SAFETY: as above.
+    unsafe impl FromBytes for Mmio {}
+    // SAFETY: as above.
+    unsafe impl AsBytes for Mmio {}
+    // SAFETY: as above.
+    unsafe impl FromBytes for FailEntry {}
+    // SAFETY: as above.
+    unsafe impl AsBytes for FailEntry {}
+    // SAFETY: as above.
+    unsafe impl FromBytes for InternalError {}
+    // SAFETY: as above.
+    unsafe impl AsBytes for InternalError {}
+}

@@ -60,6 +60,9 @@ impl MiscDeviceOptions {
 
 /// How a misc device opens files; what the files do is [`FileOperations`].
 pub trait MiscDevice: FileOperations {
+    /// What the registration keeps for its files to share: [`MiscDeviceRegistration::data`].
+    type RegistrationData: Send + Sync;
+
     /// Called when the device is opened; the returned value belongs to the new open file.
     fn open(device: &MiscDeviceRegistration<Self>) -> Result<Self::Ptr>;
 }
@@ -87,13 +90,15 @@ pub trait MiscDevice: FileOperations {
 /// }
 ///
 /// impl MiscDevice for Nothing {
+///     type RegistrationData = ();
+///
 ///     fn open(_device: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
 ///         Ok(KBox::new(Nothing, GFP_KERNEL)?)
 ///     }
 /// }
 ///
 /// let register = |options: MiscDeviceOptions| {
-///     KBox::pin_init(MiscDeviceRegistration::<Nothing>::register(options), GFP_KERNEL)
+///     KBox::pin_init(MiscDeviceRegistration::<Nothing>::register(options, ()), GFP_KERNEL)
 /// };
 ///
 /// // Dynamic minors are handed out above the fixed range.
@@ -121,25 +126,30 @@ pub trait MiscDevice: FileOperations {
 /// # Invariants
 ///
 /// `inner` is registered with the misc core (`misc_register()` succeeded), with the file
-/// operations of `T`.
+/// operations of `T`; `data` is initialised.
 pub struct MiscDeviceRegistration<T: MiscDevice> {
     inner: Opaque<bindings::miscdevice>,
+    data: T::RegistrationData,
     _t: PhantomData<T>,
 }
 
-// SAFETY: the misc core lets any thread register, use and deregister a device, and the
-// registration holds no `T`.
+// SAFETY: the misc core lets any thread register, use and deregister a device, the
+// registration holds no `T`, and `T::RegistrationData` is `Send`.
 unsafe impl<T: MiscDevice> Send for MiscDeviceRegistration<T> {}
 
 // SAFETY: shared references only read the registration, which the misc core does too,
-// concurrently, under its own locking.
+// concurrently, under its own locking, and `T::RegistrationData` is `Sync`.
 unsafe impl<T: MiscDevice> Sync for MiscDeviceRegistration<T> {}
 
 impl<T: MiscDevice> MiscDeviceRegistration<T> {
-    /// Registers a misc device.
+    /// Registers a misc device, whose files share `data`.
     ///
     /// Fails with `EBUSY` when a fixed minor is taken, `EINVAL` for fixed minor 255.
-    pub fn register(options: MiscDeviceOptions) -> impl PinInit<Self, Error> {
+    pub fn register(
+        options: MiscDeviceOptions,
+        data: T::RegistrationData,
+    ) -> impl PinInit<Self, Error> {
+        let data_in = data;
         let init = move |slot: *mut Self| {
             // SAFETY: `slot` is valid for writes, and an `Opaque` may be written through its raw
             // pointer before it is initialised.
@@ -161,14 +171,29 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
             raw.fops = &OpenVtable::<T>::FILE_OPERATIONS;
             // SAFETY: `misc` is valid for writes and pinned with `slot`.
             unsafe { misc.write(raw) };
+            // SAFETY: `slot` is valid for writes; `data` must be in place before the device
+            // can be opened.
+            let data = unsafe {
+                let data = core::ptr::addr_of_mut!((*slot).data);
+                data.write(data_in);
+                data
+            };
             // SAFETY: `misc` is initialised and stays pinned until `drop` deregisters it; its
             // name and file operations are `'static`.
-            to_result(unsafe { bindings::misc_register(misc) })
-            // INVARIANT: on success `inner` is registered.
+            to_result(unsafe { bindings::misc_register(misc) }).inspect_err(|_| {
+                // SAFETY: written above, and nobody else can reach it: registration failed.
+                unsafe { core::ptr::drop_in_place(data) };
+            })
+            // INVARIANT: on success `inner` is registered and `data` initialised.
         };
-        // SAFETY: on success `init` initialised `inner`, the only field that is not a ZST; on
-        // failure nothing needs dropping. The closure never moves `*slot`.
+        // SAFETY: on success `init` initialised `inner` and `data`, the only fields that are
+        // not ZSTs; on failure it dropped what it wrote. The closure never moves `*slot`.
         unsafe { init::pin_init_from_closure(init) }
+    }
+
+    /// The data the device's files share.
+    pub fn data(&self) -> &T::RegistrationData {
+        &self.data
     }
 
     /// The minor number the device was given.

@@ -7,6 +7,12 @@
 //!
 //! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
 
+mod pinned_page;
+mod shared_page;
+
+pub use pinned_page::PinnedPage;
+pub use shared_page::SharedPage;
+
 use crate::{
     bindings,
     error::{to_result, Result},

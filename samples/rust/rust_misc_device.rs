@@ -49,7 +49,8 @@ impl kernel::Module for RustMiscDeviceModule {
             mode: 0o666,
             ..MiscDeviceOptions::named(c_str!("rust-misc-device"))
         };
-        let registration = KBox::pin_init(MiscDeviceRegistration::register(options), GFP_KERNEL)?;
+        let registration =
+            KBox::pin_init(MiscDeviceRegistration::register(options, ()), GFP_KERNEL)?;
         pr_info!("registered with minor {}\n", registration.minor());
         Ok(Self {
             _registration: registration,
@@ -64,6 +65,8 @@ struct OpenFile {
 }
 
 impl MiscDevice for OpenFile {
+    type RegistrationData = ();
+
     fn open(_device: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
         let file = KBox::new(
             OpenFile {

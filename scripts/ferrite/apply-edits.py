@@ -48,7 +48,11 @@ class SortedLine:
                 while pos > 0 and self.sticky.search(lines[pos - 1]):
                     pos -= 1
                 break
-        return lines[:pos] + [self.line] + lines[pos:]
+        return lines[:pos] + self.attributes() + [self.line] + lines[pos:]
+
+    def attributes(self):
+        attribute = getattr(self, "attribute", None)
+        return [attribute] if attribute else []
 
 
 class BlockBefore:
@@ -126,8 +130,11 @@ def bindings_include(header):
 
 
 def kernel_mod(name, cfg=None):
-    return SortedLine("rust/kernel/lib.rs", f"pub mod {name};", r"^(pub )?mod \w+;",
+    edit = SortedLine("rust/kernel/lib.rs", f"pub mod {name};", r"^(pub )?mod \w+;",
                       key=lambda s: s.split("mod ")[1])
+    if cfg:
+        edit.attribute = f"#[cfg({cfg})]"
+    return edit
 
 
 def helper(name):
@@ -162,7 +169,8 @@ EDITS = {
         bindings_include("linux/mm.h"),
         helper("mm"),
         kernel_mod("mm"),
-        MaintainersSection("RUST [MM]", ["rust/helpers/mm.c", "rust/kernel/mm.rs"]),
+        MaintainersSection("RUST [MM]", ["rust/helpers/mm.c", "rust/kernel/mm.rs",
+                                         "rust/kernel/mm/"]),
     ],
     "rust-fs": [
         bindings_include("linux/anon_inodes.h"),
@@ -190,6 +198,43 @@ EDITS = {
         SortedLine("rust/uapi/uapi_helper.h", "#include <uapi/linux/kvm.h>", r"^#include <uapi/"),
         kernel_mod("kvm"),
         MaintainersSection("RUST [KVM UAPI]", ["rust/kernel/kvm.rs"],
+                           lists=("rust-for-linux@vger.kernel.org", "kvm@vger.kernel.org")),
+    ],
+    "rust-debugfs": [
+        bindings_include("linux/debugfs.h"),
+        kernel_mod("debugfs"),
+        MaintainersSection("RUST [DEBUGFS]", ["rust/kernel/debugfs.rs"]),
+    ],
+    "rust-sched": [
+        helper("sched"),
+        kernel_mod("sched"),
+        MaintainersSection("RUST [SCHED]", ["rust/helpers/sched.c", "rust/kernel/sched.rs"]),
+    ],
+    "rust-svm": [
+        BlockBefore("rust/bindings/bindings_helper.h",
+                    ["#ifdef CONFIG_X86", "#include <asm/fpu/api.h>", "#include <asm/svm.h>",
+                     "#endif", ""],
+                    "/* `bindgen` gets confused at certain things. */"),
+        # <asm/svm.h> pulls in the Hyper-V definitions, with packed unions of bitfields.
+        LinesAfter("rust/bindgen_parameters",
+                   ["--opaque-type hv_msi_.*", "--opaque-type hv_interrupt_entry",
+                    "--opaque-type hv_.*_device_interrupt"],
+                   "--opaque-type x86_msi_addr_lo"),
+        # PAE page-table roots must sit below 4 GiB.
+        LinesAfter("rust/bindings/bindings_helper.h",
+                   ["const gfp_t RUST_CONST_HELPER___GFP_DMA32 = ___GFP_DMA32;"],
+                   "const gfp_t RUST_CONST_HELPER___GFP_ZERO = __GFP_ZERO;"),
+        LinesAfter("rust/kernel/alloc.rs", [
+            "",
+            "    /// Allocate from the memory a 32-bit physical address reaches.",
+            "    ///",
+            "    /// This is normally or'd with other flags.",
+            "    pub const __GFP_DMA32: Flags = Flags(bindings::__GFP_DMA32);",
+        ], "    pub const __GFP_ZERO: Flags = Flags(bindings::__GFP_ZERO);"),
+        helper("svm"),
+        kernel_mod("svm", cfg="CONFIG_X86_64"),
+        MaintainersSection("RUST [AMD SVM]", ["rust/helpers/svm.c", "rust/kernel/svm.rs",
+                                              "rust/kernel/svm/"],
                            lists=("rust-for-linux@vger.kernel.org", "kvm@vger.kernel.org")),
     ],
     "rkvm": [

@@ -17,9 +17,11 @@ ls -l /dev/rust-misc-device
 rmmod rust_misc_device
 echo "== unloaded rust_misc_device"
 
-echo "== rkvm: KVM's ioctl interface in Rust (objects and state; guests run in a later stage)"
+echo "== rkvm: KVM's ioctl interface in Rust, running guests on AMD SVM"
 insmod "$kbuild/drivers/virt/rkvm/rkvm.ko"
 ls -l /dev/rkvm
-"$kbuild/kselftest/rkvm/abi_test" | grep -E '^(not )?ok|^# Totals'
+echo "-- a real-mode guest printing through port 0x3f8 on rkvm:"
+"$kbuild/kselftest/rkvm/hello_guest"
+"$kbuild/kselftest/rkvm/run_test" | grep -E '^(not )?ok|^# Totals'
 rmmod rkvm
 echo "== unloaded rkvm"

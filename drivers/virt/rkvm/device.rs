@@ -2,7 +2,7 @@
 
 //! The device, `/dev/rkvm` (or `/dev/kvm`): what its open files answer, and where VMs come from.
 
-use crate::vm::Vm;
+use crate::{host::Host, vm::Vm};
 use kernel::{
     bindings, c_str,
     fs::FileOperations,
@@ -10,14 +10,16 @@ use kernel::{
     miscdevice::{Minor, MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     page::PAGE_SIZE,
     prelude::*,
+    sync::Arc,
 };
 
 /// The registration of the device.
 pub(crate) type Registration = MiscDeviceRegistration<DeviceFile>;
 
 /// Registers `/dev/rkvm`, or with `compat` `/dev/kvm` on KVM's own minor (which fails with
-/// `EBUSY` while KVM holds it). Everyone may read and write it, as `/dev/kvm` usually.
-pub(crate) fn register(compat: bool) -> Result<Pin<KBox<Registration>>> {
+/// `EBUSY` while KVM holds it), for VMs on `host`. Everyone may read and write it, as
+/// `/dev/kvm` usually.
+pub(crate) fn register(compat: bool, host: Arc<Host>) -> Result<Pin<KBox<Registration>>> {
     let (name, minor) = if compat {
         (c_str!("kvm"), Minor::Fixed(bindings::KVM_MINOR as u8))
     } else {
@@ -28,7 +30,7 @@ pub(crate) fn register(compat: bool) -> Result<Pin<KBox<Registration>>> {
         minor,
         mode: 0o666,
     };
-    KBox::pin_init(Registration::register(options), GFP_KERNEL)
+    KBox::pin_init(Registration::register(options, host), GFP_KERNEL)
 }
 
 /// The size of a vCPU file's mapping: the `kvm_run` page, then the page for port I/O data.
@@ -47,12 +49,17 @@ pub(crate) fn check_extension(capability: usize) -> isize {
     }
 }
 
-/// An open file of the device; it holds nothing.
-pub(crate) struct DeviceFile;
+/// An open file of the device; VMs created through it run on its host.
+pub(crate) struct DeviceFile {
+    host: Arc<Host>,
+}
 
 impl MiscDevice for DeviceFile {
-    fn open(_device: &Registration) -> Result<KBox<Self>> {
-        Ok(KBox::new(DeviceFile, GFP_KERNEL)?)
+    type RegistrationData = Arc<Host>;
+
+    fn open(device: &Registration) -> Result<KBox<Self>> {
+        let host = device.data().clone();
+        Ok(KBox::new(DeviceFile { host }, GFP_KERNEL)?)
     }
 }
 
@@ -61,10 +68,10 @@ impl FileOperations for DeviceFile {
     type Ptr = KBox<Self>;
     const OWNER: &'static ThisModule = &crate::THIS_MODULE;
 
-    fn ioctl(_file: &Self, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(file: &Self, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
             ioctl::GET_API_VERSION if arg == 0 => Ok(kvm::API_VERSION as isize),
-            ioctl::CREATE_VM => Vm::create(arg),
+            ioctl::CREATE_VM => Vm::create(file.host.clone(), arg),
             ioctl::CHECK_EXTENSION => Ok(check_extension(arg)),
             ioctl::GET_VCPU_MMAP_SIZE if arg == 0 => Ok(VCPU_MMAP_SIZE as isize),
             // KVM answers every other command on its device, and a non-zero argument where

@@ -56,6 +56,13 @@ impl MemSlots {
         self.slots.iter().flatten()
     }
 
+    /// The VMM address backing guest frame `gfn`, if a slot holds it.
+    pub(crate) fn hva(&self, gfn: u64) -> Option<u64> {
+        self.iter()
+            .find(|s| s.overlaps(gfn, gfn + 1))
+            .map(|s| s.userspace_addr + ((gfn - s.base_gfn) << PAGE_SHIFT))
+    }
+
     /// Applies `KVM_SET_USER_MEMORY_REGION`: creates, moves or deletes (size 0) a slot, with
     /// KVM's checks, in KVM's order, and KVM's errors.
     pub(crate) fn set(&mut self, region: &kvm::UserspaceMemoryRegion) -> Result {

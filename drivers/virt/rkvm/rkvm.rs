@@ -9,11 +9,24 @@
 
 use kernel::prelude::*;
 
+mod control;
+mod cpuid;
+mod decode;
 mod device;
+mod host;
+mod io;
+mod linear;
 mod memslot;
+mod mmio;
+mod mmu;
+mod msr;
+mod registers;
+mod run;
+mod stats;
 mod user;
 mod vcpu;
 mod vm;
+mod walker;
 
 module! {
     type: Rkvm,
@@ -33,7 +46,8 @@ struct Rkvm {
 impl kernel::Module for Rkvm {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let compat = COMPAT.get();
-        let device = device::register(compat).inspect_err(|&e| {
+        let host = host::Host::new()?;
+        let device = device::register(compat, host).inspect_err(|&e| {
             if compat && e == EBUSY {
                 pr_err!("compat=1: KVM holds /dev/kvm; unload kvm_amd or kvm_intel first\n");
             }

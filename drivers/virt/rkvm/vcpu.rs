@@ -1,20 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A virtual CPU: its registers and the pages it shares with user space.
+//! A virtual CPU: its file, the pages it shares with user space, and `KVM_RUN`.
 
 use crate::{
+    cpuid::Cpuid,
     device::VCPU_MMAP_SIZE,
+    mmu::Mmu,
+    registers::Registers,
+    run::VcpuState,
+    stats::Stat,
     user,
     vm::{Vm, MAX_VCPU_ID},
 };
 use kernel::{
-    fmt,
+    current, fmt,
     fs::{anon_inode, FileOperations},
-    kvm::{self, ioctl},
-    mm::VmArea,
+    kvm::{self, ioctl, run},
+    mm::{SharedPage, VmArea},
     new_mutex,
-    page::{Page, PAGE_SIZE},
+    page::PAGE_SIZE,
     prelude::*,
+    sched,
     str::CString,
     sync::{Arc, ArcBorrow, Mutex},
 };
@@ -22,21 +28,15 @@ use kernel::{
 /// A virtual CPU.
 #[pin_data]
 pub(crate) struct Vcpu {
-    // Keeps the VM alive while the vCPU is; `KVM_RUN` will find the memory slots through it.
-    #[allow(dead_code)]
+    /// The VM, kept alive while the vCPU is, even after its file is closed.
     vm: Arc<Vm>,
     /// `struct kvm_run`, mapped by user space at offset 0 of the vCPU file.
-    run: Page,
+    run: SharedPage,
     /// The data of port I/O exits, mapped at the next page.
-    pio: Page,
+    pio: SharedPage,
+    /// Held while the vCPU runs, as KVM holds `vcpu->mutex`.
     #[pin]
     state: Mutex<VcpuState>,
-}
-
-/// The registers user space reads with `KVM_GET_REGS` and `KVM_GET_SREGS`.
-struct VcpuState {
-    regs: kvm::Regs,
-    sregs: kvm::Sregs,
 }
 
 impl Vcpu {
@@ -50,14 +50,21 @@ impl Vcpu {
     }
 
     fn new_fd(vm: Arc<Vm>, id: usize) -> Result<isize> {
-        let run = Page::alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO)?;
-        let pio = Page::alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO)?;
+        let state = VcpuState {
+            regs: Registers::new(vm.host.maps.clone())?,
+            mmu: Mmu::new()?,
+            stats: vm.stats.clone(),
+            ran: false,
+            pending: None,
+        };
+        let run = SharedPage::new(GFP_KERNEL_ACCOUNT)?;
+        let pio = SharedPage::new(GFP_KERNEL_ACCOUNT)?;
         let vcpu = Arc::pin_init(
             pin_init!(Vcpu {
                 vm,
                 run,
                 pio,
-                state <- new_mutex!(VcpuState::reset()),
+                state <- new_mutex!(state),
             }),
             GFP_KERNEL_ACCOUNT,
         )?;
@@ -65,68 +72,29 @@ impl Vcpu {
         Ok(anon_inode::new_fd::<Vcpu>(&name, vcpu)? as isize)
     }
 
-    fn set_regs(&self, regs: kvm::Regs) {
-        // Bit 1 of RFLAGS always reads as one.
-        self.state.lock().regs = kvm::Regs {
-            rflags: regs.rflags | 2,
-            ..regs
-        };
-    }
-}
-
-impl VcpuState {
-    /// The state of a vCPU after reset, as KVM reports it on AMD: real mode, executing from
-    /// `f000:fff0`.
-    fn reset() -> Self {
-        let data = kvm::Segment {
-            limit: 0xffff,
-            type_: 3,
-            present: 1,
-            s: 1,
-            ..Default::default()
-        };
-        let sregs = kvm::Sregs {
-            cs: kvm::Segment {
-                base: 0xffff_0000,
-                selector: 0xf000,
-                type_: 0xa,
-                ..data
-            },
-            ds: data,
-            es: data,
-            fs: data,
-            gs: data,
-            ss: kvm::Segment { type_: 2, ..data },
-            tr: kvm::Segment {
-                type_: 3,
-                s: 0,
-                ..data
-            },
-            ldt: kvm::Segment {
-                type_: 2,
-                s: 0,
-                ..data
-            },
-            gdt: kvm::Dtable {
-                limit: 0xffff,
-                ..Default::default()
-            },
-            idt: kvm::Dtable {
-                limit: 0xffff,
-                ..Default::default()
-            },
-            // CD | NW | ET.
-            cr0: 0x6000_0010,
-            ..Default::default()
-        };
-        let regs = kvm::Regs {
-            rip: 0xfff0,
-            rflags: 2,
-            // The processor signature KVM reports before user space sets CPUID.
-            rdx: 0x600,
-            ..Default::default()
-        };
-        Self { regs, sregs }
+    /// `KVM_RUN`: runs the guest until an exit user space must handle (0, with the exit in
+    /// `kvm_run`), or until a signal is pending (`EINTR`, exit reason `KVM_EXIT_INTR`).
+    fn run(&self) -> Result<isize> {
+        let mut guard = self.state.lock();
+        let state = &mut *guard;
+        state.complete(&self.vm, &self.run, &self.pio)?;
+        let immediate: u8 = self.run.read(run::IMMEDIATE_EXIT)?;
+        if immediate != 0 {
+            state.report_reason(&self.run, kvm::exit::INTR)?;
+            return Err(EINTR);
+        }
+        loop {
+            if current!().signal_pending() {
+                state.stats.inc(Stat::SignalExits);
+                state.report_reason(&self.run, kvm::exit::INTR)?;
+                return Err(EINTR);
+            }
+            sched::cond_resched();
+            if let Some(exit) = state.enter(&self.vm, &self.pio)? {
+                state.report(&self.run, exit)?;
+                return Ok(0);
+            }
+        }
     }
 }
 
@@ -137,22 +105,39 @@ impl FileOperations for Vcpu {
 
     fn ioctl(vcpu: ArcBorrow<'_, Vcpu>, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
+            ioctl::RUN if arg == 0 => vcpu.run(),
+            ioctl::RUN => Err(EINVAL),
             // Copy under the lock, touch user memory outside it.
             ioctl::GET_REGS => {
-                let regs = vcpu.state.lock().regs;
+                let regs = vcpu.state.lock().regs.regs();
                 user::write(arg, &regs)
             }
             ioctl::SET_REGS => {
-                vcpu.set_regs(user::read(arg)?);
+                let regs: kvm::Regs = user::read(arg)?;
+                vcpu.state.lock().regs.set_regs(&regs);
                 Ok(0)
             }
             ioctl::GET_SREGS => {
-                let sregs = vcpu.state.lock().sregs;
+                let sregs = vcpu.state.lock().regs.sregs();
                 user::write(arg, &sregs)
             }
             ioctl::SET_SREGS => {
-                let sregs = user::read(arg)?;
-                vcpu.state.lock().sregs = sregs;
+                let sregs: kvm::Sregs = user::read(arg)?;
+                let mut state = vcpu.state.lock();
+                state.regs.set_sregs(&sregs)?;
+                // The guest's paging may have changed under the shadow tables.
+                let state = &mut *state;
+                state.mmu.drop_all(&state.stats);
+                Ok(0)
+            }
+            ioctl::SET_CPUID2 => {
+                let cpuid = Cpuid::from_user(arg)?;
+                let mut state = vcpu.state.lock();
+                // After the first run, KVM only accepts the table it has.
+                if state.ran && !cpuid.same_as(&state.regs.cpuid) {
+                    return Err(EINVAL);
+                }
+                state.regs.cpuid = cpuid;
                 Ok(0)
             }
             // KVM answers unknown vCPU commands with EINVAL.
@@ -171,7 +156,7 @@ impl FileOperations for Vcpu {
         }
         for i in 0..pages {
             let page = if first + i == 0 { &vcpu.run } else { &vcpu.pio };
-            vma.insert_page(vma.start() + i * PAGE_SIZE, page)?;
+            vma.insert_page(vma.start() + i * PAGE_SIZE, page.page())?;
         }
         Ok(())
     }
