@@ -235,6 +235,32 @@ EDITS = {
         MaintainersSection("RUST [MISC DEVICE]",
                            ["tools/testing/selftests/rust/misc_device_test.c"]),
     ],
+    "rust-cred": [
+        bindings_include("linux/cred.h"),
+        helper("cred"),
+        kernel_mod("cred"),
+        MaintainersSection("RUST [CREDENTIALS]", ["rust/helpers/cred.c", "rust/kernel/cred.rs"]),
+    ],
+    "rust-fs-stacking": [
+        bindings_include("linux/backing-file.h"),
+        bindings_include("linux/fs_context.h"),
+        bindings_include("linux/fs_parser.h"),
+        bindings_include("linux/fs_stack.h"),
+        bindings_include("linux/mount.h"),
+        bindings_include("linux/namei.h"),
+        bindings_include("linux/xattr.h"),
+        SortedLine("rust/bindings/bindings_helper.h",
+                   "const unsigned long RUST_CONST_HELPER_SB_RDONLY = SB_RDONLY;",
+                   r"^const [a-z_ ]+ RUST_CONST_HELPER_"),
+        SortedLine("rust/bindings/bindings_helper.h",
+                   "const unsigned long RUST_CONST_HELPER_SB_SILENT = SB_SILENT;",
+                   r"^const [a-z_ ]+ RUST_CONST_HELPER_"),
+        helper("vfs"),
+        kernel_mod("vfs"),
+        MaintainersSection("RUST [STACKING FILESYSTEMS]",
+                           ["rust/helpers/vfs.c", "rust/kernel/vfs.rs", "rust/kernel/vfs/"],
+                           lists=("linux-fsdevel@vger.kernel.org", "rust-for-linux@vger.kernel.org")),
+    ],
 }
 
 
