@@ -261,6 +261,23 @@ EDITS = {
                            ["rust/helpers/vfs.c", "rust/kernel/vfs.rs", "rust/kernel/vfs/"],
                            lists=("linux-fsdevel@vger.kernel.org", "rust-for-linux@vger.kernel.org")),
     ],
+    "unionfs": [
+        LinesAfter("fs/Kconfig", ['source "fs/unionfs/Kconfig"'], 'source "fs/overlayfs/Kconfig"'),
+        LinesAfter("fs/Makefile", [tab_to("obj-$(CONFIG_UNIONFS)", 32) + "+= unionfs/"],
+                   "obj-$(CONFIG_OVERLAY_FS)\t+= overlayfs/"),
+        MaintainersSection("UNIONFS: UNION MOUNTS IN RUST", ["fs/unionfs/"],
+                           lists=("linux-unionfs@vger.kernel.org", "rust-for-linux@vger.kernel.org")),
+    ],
+    "selftest-unionfs": [
+        SortedLine("tools/testing/selftests/Makefile", "TARGETS += unionfs", r"^TARGETS \+= "),
+        MaintainersSection("UNIONFS: UNION MOUNTS IN RUST", ["tools/testing/selftests/unionfs/"],
+                           lists=("linux-unionfs@vger.kernel.org", "rust-for-linux@vger.kernel.org")),
+    ],
+    "doc-unionfs": [
+        LinesAfter("Documentation/filesystems/index.rst", ["   unionfs"], "   udf"),
+        MaintainersSection("UNIONFS: UNION MOUNTS IN RUST", ["Documentation/filesystems/unionfs.rst"],
+                           lists=("linux-unionfs@vger.kernel.org", "rust-for-linux@vger.kernel.org")),
+    ],
 }
 
 
