@@ -43,14 +43,16 @@ impl Union {
         opts: &mut Options,
         sb: &NewSuperBlock<'_, UnionFs>,
     ) -> Result<(Self, Entry<UnionFs>)> {
-        if opts.upper.is_some() {
+        if opts.lower.is_empty() {
+            return Err(fc.invalf(format_args!("missing 'lowerdir'")));
+        }
+        if let Some(upper) = &opts.upper {
+            check_upper(fc, upper, opts.work.as_ref())?;
             return Err(fc.invalf(format_args!(
                 "upperdir: writable unions are not supported yet, mount lower layers only"
             )));
         }
-        if opts.lower.is_empty() {
-            return Err(fc.invalf(format_args!("missing 'lowerdir'")));
-        }
+        // Without an upper layer a work directory has no use: overlayfs ignores it.
         if opts.lower.len() == 1 {
             return Err(fc.invalf(format_args!(
                 "at least 2 lowerdir are needed while upperdir nonexistent"
@@ -115,4 +117,29 @@ impl Union {
         let fsid = self.layers.get(layer)?.fsid;
         self.devs.get(fsid).map(AnonDev::dev)
     }
+}
+
+/// overlayfs's checks of the upper layer and work directory, in its order.
+fn check_upper(fc: &FsContext, upper: &Path, work: Option<&Path>) -> Result {
+    let Some(work) = work else {
+        return Err(fc.invalf(format_args!("missing 'workdir'")));
+    };
+    if upper.is_read_only_mount() {
+        return Err(fc.invalf(format_args!(
+            "upper fs is r/o, try multi-lower layers mount"
+        )));
+    }
+    if !work.same_mount(upper) {
+        return Err(fc.invalf(format_args!(
+            "workdir and upperdir must reside under the same mount"
+        )));
+    }
+    // The work directory is where copies are built before they are renamed into the upper
+    // layer: neither may contain the other.
+    if work.is_within(upper) || upper.is_within(work) {
+        return Err(fc.invalf(format_args!(
+            "workdir and upperdir must be separate subtrees"
+        )));
+    }
+    Ok(())
 }

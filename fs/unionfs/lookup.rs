@@ -90,8 +90,12 @@ pub(crate) fn is_whiteout(path: &Path) -> bool {
 fn lookup_stack(dirs: &Stack, name: &[u8]) -> Result<Option<Stack>> {
     let mut found = KVec::new();
     for (layer, dir) in dirs.paths() {
-        let Some(path) = dir.lookup_child(name)? else {
-            continue;
+        // A layer directory removed directly is dead: nothing is found in it, as in overlayfs.
+        let path = match dir.lookup_child(name) {
+            Ok(Some(path)) => path,
+            Ok(None) => continue,
+            Err(e) if e == ENOENT => continue,
+            Err(e) => return Err(e),
         };
         if is_whiteout(&path) {
             break;

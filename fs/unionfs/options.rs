@@ -51,11 +51,11 @@ impl Options {
         match param.opt {
             OPT_LOWERDIR => self.parse_lowerdir(fc, value),
             OPT_UPPERDIR => {
-                self.upper = Some(resolve_dir(fc, value.as_bytes())?);
+                self.upper = Some(resolve_writable_dir(fc, value)?);
                 Ok(())
             }
             OPT_WORKDIR => {
-                self.work = Some(resolve_dir(fc, value.as_bytes())?);
+                self.work = Some(resolve_writable_dir(fc, value)?);
                 Ok(())
             }
             _ => Err(EINVAL),
@@ -119,6 +119,15 @@ fn resolve_dir(fc: &FsContext, name: &[u8]) -> Result<Path> {
         .inspect_err(|e| fc.errorf(format_args!("failed to resolve '{name}': {}", e.to_errno())))?;
     if !path.is_dir() {
         return Err(fc.invalf(format_args!("{name} is not a directory")));
+    }
+    Ok(path)
+}
+
+/// Resolves `upperdir` or `workdir`, which must be writable, as overlayfs checks early.
+fn resolve_writable_dir(fc: &FsContext, name: &CStr) -> Result<Path> {
+    let path = resolve_dir(fc, name.as_bytes())?;
+    if path.is_read_only_mount() {
+        return Err(fc.invalf(format_args!("filesystem on {name} is read-only")));
     }
     Ok(path)
 }

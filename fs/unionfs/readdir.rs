@@ -131,7 +131,11 @@ fn merge(dentry: &Dentry<UnionFs>) -> Result<KVec<DirEntry>> {
     union.creds.with_override(|| -> Result {
         for (i, (_, dir)) in paths.iter().enumerate() {
             let start = all.len();
-            read_layer(dentry, dir, i, &mut all)?;
+            match read_layer(dentry, dir, i, &mut all) {
+                // A layer directory removed directly has no entries.
+                Err(e) if e == ENOENT => continue,
+                ret => ret?,
+            }
             // Attribute whiteouts count only in directories marked as holding them, and not in
             // the lowest layer, which has nothing below to hide.
             let xwhiteouts = i + 1 < paths.len() && opaque_value(dir) == Some(b'x');

@@ -95,6 +95,9 @@ impl Path {
     ///
     /// let root = Path::lookup(c_str!("/"))?;
     /// assert!(root.is_dir());
+    /// assert!(root.same(&root.clone()) && root.same_mount(&root.clone()));
+    /// assert!(root.is_within(&root));
+    /// assert!(!root.is_read_only_mount());
     /// assert_eq!(Path::lookup(c_str!("/no/such/name")).err(), Some(ENOENT));
     /// # Ok::<(), Error>(())
     /// ```
@@ -225,6 +228,17 @@ impl Path {
     pub fn is_within(&self, other: &Path) -> bool {
         // SAFETY: both dentries are valid while referenced.
         unsafe { bindings::is_subdir(self.0.dentry, other.0.dentry) }
+    }
+
+    /// Returns whether `self` and `other` are seen through the same mount.
+    pub fn same_mount(&self, other: &Path) -> bool {
+        self.0.mnt == other.0.mnt
+    }
+
+    /// Returns whether the mount is read-only, or its filesystem is.
+    pub fn is_read_only_mount(&self) -> bool {
+        // SAFETY: the mount is valid while referenced.
+        unsafe { bindings::__mnt_is_readonly(self.0.mnt) }
     }
 
     /// Returns whether `self` and `other` are the same dentry seen through the same mount.
