@@ -1239,6 +1239,23 @@ TEST_F(union_fs, stress_layer_churn)
 	free(tree);
 }
 
+/* A read-only union stays read-only: remounting it read-write fails. */
+TEST_F(union_fs, remount)
+{
+	const char *mnt[2] = { self->t.u, self->t.o };
+	char p[PATH_LEN];
+	int j;
+
+	ASSERT_EQ(0, put_file(self->t.l[1], "f", "f", 0644));
+	ASSERT_EQ(0, mount_both(&self->t, 2));
+	for (j = 0; j < 2; j++) {
+		EXPECT_EQ(-EROFS, sys_mount(NULL, mnt[j], NULL, MS_REMOUNT, NULL));
+		EXPECT_EQ(0, sys_mount(NULL, mnt[j], NULL, MS_REMOUNT | MS_RDONLY, NULL));
+		EXPECT_EQ(-1, open(pathf(p, "%s/f", mnt[j]), O_WRONLY));
+		EXPECT_EQ(EROFS, errno);
+	}
+}
+
 /* A union in use does not unmount; once closed it does. */
 TEST_F(union_fs, unmount_busy)
 {
