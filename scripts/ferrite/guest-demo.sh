@@ -25,3 +25,21 @@ echo "-- a real-mode guest printing through port 0x3f8 on rkvm:"
 "$kbuild/kselftest/rkvm/run_test" | grep -E '^(not )?ok|^# Totals'
 rmmod rkvm
 echo "== unloaded rkvm"
+
+echo "== unionfs: overlayfs-compatible union mounts in Rust (read-only unions for now)"
+insmod "$kbuild/fs/unionfs/unionfs.ko"
+demo=$(mktemp -d /tmp/unionfs-demo.XXXXXX)
+mkdir -p "$demo"/top/docs "$demo"/bottom/docs "$demo"/union
+echo "new readme" >"$demo"/top/README
+echo "old readme" >"$demo"/bottom/README
+echo "secret" >"$demo"/bottom/docs/draft
+echo "manual" >"$demo"/bottom/docs/manual
+mknod "$demo"/top/docs/draft c 0 0 # a whiteout: hides docs/draft below
+mount -t unionfs unionfs "$demo"/union -o lowerdir="$demo"/top:"$demo"/bottom
+grep "$demo"/union /proc/mounts
+echo "-- union (top layer over bottom; docs/draft whited out):"
+(cd "$demo"/union && find . | sort && cat README)
+umount "$demo"/union
+rm -rf "$demo"
+rmmod unionfs
+echo "== unloaded unionfs"

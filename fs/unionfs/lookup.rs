@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Name lookup through the layers, with overlayfs's whiteouts and opaque directories.
+//!
+//! A name is looked up in each layer directory of its parent, top first:
+//!
+//! - a whiteout (a 0/0 character device, or an empty regular file with the
+//!   `trusted.overlay.whiteout` attribute) hides the name in the layers below it;
+//! - a non-directory is the object shown, unless a directory was found above it, and ends the
+//!   search;
+//! - directories found in successive layers are merged, down to the first opaque one
+//!   (`trusted.overlay.opaque` = `y`).
+
+use crate::UnionFs;
+use kernel::{
+    c_str,
+    prelude::*,
+    vfs::{inode::next_ino, inode::Kstat, Dentry, Entry, FileType, Path},
+};
+
+/// The attribute that marks an empty regular file as a whiteout.
+const XATTR_WHITEOUT: &CStr = c_str!("trusted.overlay.whiteout");
+/// The attribute that marks a directory opaque (`y`) or as holding attribute whiteouts (`x`).
+const XATTR_OPAQUE: &CStr = c_str!("trusted.overlay.opaque");
+
+/// What a positive union dentry keeps: the real paths it shows, top first, each with the
+/// index of its layer. A non-directory has one; a directory has one per layer merged.
+///
+/// # Invariants
+///
+/// `paths` is not empty.
+pub(crate) struct Stack {
+    paths: KVec<(usize, Path)>,
+}
+
+impl Stack {
+    /// Makes a stack of `paths`; there must be at least one.
+    pub(crate) fn new(paths: KVec<(usize, Path)>) -> Result<Self> {
+        if paths.is_empty() {
+            return Err(EINVAL);
+        }
+        // INVARIANT: checked above.
+        Ok(Self { paths })
+    }
+
+    /// The topmost real path, whose object the union shows.
+    pub(crate) fn top(&self) -> &Path {
+        &self.paths[0].1
+    }
+
+    /// The layer of the topmost real path.
+    pub(crate) fn top_layer(&self) -> usize {
+        self.paths[0].0
+    }
+
+    /// The real paths, top first, with their layers.
+    pub(crate) fn paths(&self) -> &[(usize, Path)] {
+        &self.paths
+    }
+
+    /// Returns whether the two stacks show the same real paths.
+    fn same(&self, other: &Stack) -> bool {
+        self.paths.len() == other.paths.len()
+            && self
+                .paths
+                .iter()
+                .zip(other.paths.iter())
+                .all(|(a, b)| a.0 == b.0 && a.1.same(&b.1))
+    }
+}
+
+/// The value of a directory's `trusted.overlay.opaque`, if it has a one-byte value.
+pub(crate) fn opaque_value(dir: &Path) -> Option<u8> {
+    let mut val = [0u8; 1];
+    match dir.getxattr(XATTR_OPAQUE, &mut val) {
+        Ok(1) => Some(val[0]),
+        _ => None,
+    }
+}
+
+/// Returns whether a real object is a whiteout.
+pub(crate) fn is_whiteout(path: &Path) -> bool {
+    path.is_whiteout_device()
+        || (path.file_type() == Some(FileType::Regular)
+            && path.size() == 0
+            && path.getxattr(XATTR_WHITEOUT, &mut []).is_ok())
+}
+
+/// Looks `name` up below the real directories of `dirs`, as the mounter.
+fn lookup_stack(dirs: &Stack, name: &[u8]) -> Result<Option<Stack>> {
+    let mut found = KVec::new();
+    for (layer, dir) in dirs.paths() {
+        // A layer directory removed directly is dead: nothing is found in it, as in overlayfs.
+        let path = match dir.lookup_child(name) {
+            Ok(Some(path)) => path,
+            Ok(None) => continue,
+            Err(e) if e == ENOENT => continue,
+            Err(e) => return Err(e),
+        };
+        if is_whiteout(&path) {
+            break;
+        }
+        if path.is_dir() {
+            let opaque = opaque_value(&path) == Some(b'y');
+            found.push((*layer, path), GFP_KERNEL)?;
+            if opaque {
+                break;
+            }
+        } else {
+            // A non-directory below a directory is hidden by it.
+            if found.is_empty() {
+                found.push((*layer, path), GFP_KERNEL)?;
+            }
+            break;
+        }
+    }
+    if found.is_empty() {
+        return Ok(None);
+    }
+    Stack::new(found).map(Some)
+}
+
+/// Looks `name` up in the union directory `parent`.
+pub(crate) fn lookup(parent: &Dentry<UnionFs>, name: &[u8]) -> Result<Option<Entry<UnionFs>>> {
+    let Some(dirs) = parent.data() else {
+        return Ok(None);
+    };
+    let union = parent.super_data();
+    let Some(stack) = union.creds.with_override(|| lookup_stack(dirs, name))? else {
+        return Ok(None);
+    };
+    let ino = if union.samefs {
+        stack.top().ino()
+    } else {
+        next_ino()
+    };
+    Ok(Some(Entry { data: stack, ino }))
+}
+
+/// Checks a cached union dentry against the layers: it is still right if looking its name up
+/// again finds the same real objects (or, for a negative one, still none).
+pub(crate) fn revalidate(dentry: &Dentry<UnionFs>) -> Result<bool> {
+    let parent = dentry.parent();
+    if core::ptr::eq(&*parent, dentry) {
+        return Ok(true);
+    }
+    let Some(dirs) = parent.data() else {
+        return Ok(false);
+    };
+    let name = dentry.name()?;
+    let union = dentry.super_data();
+    let now = union.creds.with_override(|| lookup_stack(dirs, &name))?;
+    Ok(match (dentry.data(), now) {
+        (None, None) => true,
+        (Some(cached), Some(now)) => cached.same(&now),
+        _ => false,
+    })
+}
+
+/// Fills `stat` from the topmost real object, with overlayfs's device and inode numbers: the
+/// union's device for everything when all layers are on one filesystem; otherwise the union's
+/// device and inode number for directories, and a device number per layer filesystem for the
+/// rest.
+pub(crate) fn getattr(
+    dentry: &Dentry<UnionFs>,
+    stat: &mut Kstat,
+    request_mask: u32,
+    flags: u32,
+) -> Result {
+    let stack = dentry.data().ok_or(ENOENT)?;
+    let union = dentry.super_data();
+    union
+        .creds
+        .with_override(|| stack.top().getattr(stat, request_mask, flags))?;
+    let is_dir = stack.top().is_dir();
+    if union.samefs {
+        stat.set_dev(dentry.super_dev());
+    } else if is_dir {
+        stat.set_dev(dentry.super_dev());
+        stat.set_ino(dentry.ino().ok_or(ENOENT)?);
+    } else if let Some(dev) = union.pseudo_dev(stack.top_layer()) {
+        stat.set_dev(dev);
+    }
+    // A merged directory's link count would be wrong in either layer; overlayfs shows 1.
+    if is_dir && stack.paths().len() > 1 {
+        stat.set_nlink(1);
+    }
+    Ok(())
+}

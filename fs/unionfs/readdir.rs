@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Merged directory reading.
+//!
+//! The first read of an open directory reads the real directories of all its layers and keeps
+//! the merged list with the open file, as overlayfs does: every name once (the topmost layer's
+//! entry), whiteouts and what they hide left out. Position 0 is `.`, 1 is `..` and `2 + i` the
+//! `i`-th entry of the list, so positions stay valid across `getdents()` calls and for
+//! `telldir()`/`seekdir()` on the same open directory. `rewinddir()` drops the list, and the
+//! next read sees the layers as they are then.
+
+use crate::{
+    lookup::{is_whiteout, opaque_value},
+    UnionFs,
+};
+use kernel::{
+    bindings, new_mutex,
+    prelude::*,
+    sync::Mutex,
+    vfs::{Dentry, DirEmitter, Path},
+};
+
+/// One entry of a merged directory.
+struct DirEntry {
+    name: KVec<u8>,
+    ino: u64,
+    d_type: u32,
+    /// The index in the directory's stack of the layer it was read from.
+    layer: usize,
+    whiteout: bool,
+}
+
+/// What an open union directory keeps: its merged entries, once read.
+#[pin_data]
+pub(crate) struct MergedDir {
+    #[pin]
+    entries: Mutex<Option<KVec<DirEntry>>>,
+}
+
+impl MergedDir {
+    /// A directory not read yet.
+    pub(crate) fn new() -> Result<Pin<KBox<Self>>> {
+        KBox::pin_init(
+            pin_init!(Self {
+                entries <- new_mutex!(None),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Forgets the entries read, for `rewinddir()`.
+    pub(crate) fn rewind(&self) {
+        *self.entries.lock() = None;
+    }
+
+    /// Emits entries from the emitter's position on.
+    pub(crate) fn read(&self, dentry: &Dentry<UnionFs>, emitter: &mut DirEmitter) -> Result {
+        let mut guard = self.entries.lock();
+        let entries = match &mut *guard {
+            Some(entries) => entries,
+            cache => cache.insert(merge(dentry)?),
+        };
+        let Some(ino) = dentry.ino() else {
+            return Err(ENOENT);
+        };
+        let mut pos = emitter.pos();
+        loop {
+            let emitted = match pos {
+                0 => emitter.emit(b".", ino, bindings::DT_DIR),
+                1 => emitter.emit(
+                    b"..",
+                    dentry.parent().ino().unwrap_or(ino),
+                    bindings::DT_DIR,
+                ),
+                _ => {
+                    let Some(e) = usize::try_from(pos - 2).ok().and_then(|i| entries.get(i)) else {
+                        break;
+                    };
+                    emitter.emit(&e.name, e.ino, e.d_type)
+                }
+            };
+            if !emitted {
+                break;
+            }
+            pos += 1;
+            emitter.set_pos(pos);
+        }
+        Ok(())
+    }
+}
+
+/// Reads one real directory's entries, except `.` and `..`, onto `out`; `xwhiteouts` says
+/// whether its empty regular files may be attribute whiteouts.
+fn read_layer(
+    dentry: &Dentry<UnionFs>,
+    dir: &Path,
+    layer: usize,
+    out: &mut KVec<DirEntry>,
+) -> Result {
+    let union = dentry.super_data();
+    let mut err = Ok(());
+    dir.read_dir(&union.creds, |name, ino, d_type| {
+        if name == b"." || name == b".." {
+            return true;
+        }
+        let mut copy = KVec::new();
+        err = copy.extend_from_slice(name, GFP_KERNEL).and_then(|()| {
+            out.push(
+                DirEntry {
+                    name: copy,
+                    ino,
+                    d_type,
+                    layer,
+                    whiteout: false,
+                },
+                GFP_KERNEL,
+            )
+        });
+        err.is_ok()
+    })?;
+    err?;
+    Ok(())
+}
+
+/// Reads and merges the entries of all layers of a directory.
+fn merge(dentry: &Dentry<UnionFs>) -> Result<KVec<DirEntry>> {
+    let stack = dentry.data().ok_or(ENOENT)?;
+    let union = dentry.super_data();
+    let paths = stack.paths();
+    let mut all = KVec::new();
+    union.creds.with_override(|| -> Result {
+        for (i, (_, dir)) in paths.iter().enumerate() {
+            let start = all.len();
+            match read_layer(dentry, dir, i, &mut all) {
+                // A layer directory removed directly has no entries.
+                Err(e) if e == ENOENT => continue,
+                ret => ret?,
+            }
+            // Attribute whiteouts count only in directories marked as holding them, and not in
+            // the lowest layer, which has nothing below to hide.
+            let xwhiteouts = i + 1 < paths.len() && opaque_value(dir) == Some(b'x');
+            for e in &mut all[start..] {
+                let candidate =
+                    e.d_type == bindings::DT_CHR || (xwhiteouts && e.d_type == bindings::DT_REG);
+                if candidate {
+                    // The entry may be gone since: then it hides nothing.
+                    e.whiteout = dir.lookup_child(&e.name)?.is_some_and(|p| is_whiteout(&p));
+                }
+            }
+        }
+        Ok(())
+    })?;
+    // Each name once, from the topmost layer that has it; whiteouts and what they hide go.
+    all.sort_unstable_by(|a, b| a.name[..].cmp(&b.name[..]).then(a.layer.cmp(&b.layer)));
+    let mut keep = KVec::with_capacity(all.len(), GFP_KERNEL)?;
+    for (i, e) in all.iter().enumerate() {
+        let hidden = i > 0 && all[i - 1].name == e.name;
+        keep.push(!hidden && !e.whiteout, GFP_KERNEL)?;
+    }
+    let mut merged = KVec::with_capacity(all.len(), GFP_KERNEL)?;
+    for (e, keep) in all.into_iter().zip(keep.iter()) {
+        if *keep {
+            merged.push(e, GFP_KERNEL)?;
+        }
+    }
+    Ok(merged)
+}

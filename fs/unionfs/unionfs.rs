@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! unionfs: overlayfs-compatible union mounts, in Rust.
+//!
+//! A union joins directory trees (layers) into one: a name shows the object of the topmost
+//! layer that has it, and directories present in several layers show the entries of all of
+//! them. unionfs reads overlayfs's on-disk format: whiteouts hide lower names, opaque
+//! directories hide lower directories. This version mounts read-only unions of lower layers.
+//!
+//! The mount options are in [`options`], the layers of a mount in [`layers`], name lookup
+//! through the layers in [`lookup`] and merged directory reading in [`readdir`].
+
+use kernel::{
+    c_str,
+    cred::Credential,
+    prelude::*,
+    vfs::{
+        self, inode::Kstat, param::Param, param::Params, Dentry, DirEmitter, Entry, FileSystem,
+        FsContext, NewSuperBlock, Path,
+    },
+};
+
+mod layers;
+mod lookup;
+mod options;
+mod readdir;
+
+module! {
+    type: UnionModule,
+    name: "unionfs",
+    author: "Ferrite developers",
+    description: "overlayfs-compatible union mounts in Rust",
+    license: "GPL",
+}
+
+struct UnionFs;
+
+static UNIONFS: vfs::Type<UnionFs> = vfs::Type::new();
+
+impl FileSystem for UnionFs {
+    const NAME: &'static CStr = c_str!("unionfs");
+    const OWNER: &'static ThisModule = &THIS_MODULE;
+    const PARAMS: Params = options::PARAMS;
+    type Context = options::Options;
+    type Data = layers::Union;
+    type Dentry = lookup::Stack;
+    type Dir = Pin<KBox<readdir::MergedDir>>;
+
+    fn parse_param(fc: &FsContext, ctx: &mut options::Options, param: Param<'_>) -> Result {
+        ctx.parse(fc, param)
+    }
+
+    fn fill_super(
+        fc: &FsContext,
+        ctx: &mut options::Options,
+        sb: &NewSuperBlock<'_, Self>,
+    ) -> Result<(layers::Union, Entry<Self>)> {
+        layers::Union::new(fc, ctx, sb)
+    }
+
+    fn creds(data: &layers::Union) -> &Credential {
+        &data.creds
+    }
+
+    fn real(stack: &lookup::Stack) -> &Path {
+        stack.top()
+    }
+
+    fn lookup(parent: &Dentry<Self>, name: &[u8]) -> Result<Option<Entry<Self>>> {
+        lookup::lookup(parent, name)
+    }
+
+    fn revalidate(dentry: &Dentry<Self>) -> Result<bool> {
+        lookup::revalidate(dentry)
+    }
+
+    fn getattr(dentry: &Dentry<Self>, stat: &mut Kstat, request_mask: u32, flags: u32) -> Result {
+        lookup::getattr(dentry, stat, request_mask, flags)
+    }
+
+    fn open_dir(_dentry: &Dentry<Self>) -> Result<Pin<KBox<readdir::MergedDir>>> {
+        readdir::MergedDir::new()
+    }
+
+    fn read_dir(
+        dir: &Pin<KBox<readdir::MergedDir>>,
+        dentry: &Dentry<Self>,
+        emitter: &mut DirEmitter,
+    ) -> Result {
+        dir.read(dentry, emitter)
+    }
+
+    fn rewind_dir(dir: &Pin<KBox<readdir::MergedDir>>) {
+        dir.rewind();
+    }
+}
+
+struct UnionModule {
+    _registration: vfs::Registration<UnionFs>,
+}
+
+impl kernel::Module for UnionModule {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        Ok(Self {
+            _registration: vfs::Registration::new(&UNIONFS)?,
+        })
+    }
+}

@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Stacking filesystem types and their registration.
+//!
+//! A stacking filesystem shows objects of other filesystems: every positive dentry of it stands
+//! for a path in a filesystem below (its real path), and keeps what the filesystem needs to know
+//! about it as [`FileSystem::Dentry`]. The VFS drives it through [`FileSystem`]: mount
+//! parameters, super block set-up, name lookup, revalidation of cached names, attributes and
+//! directory reading. Regular files and symbolic links are passed through to the real path
+//! ([`super::backing_file`]), and the filesystem acts on the layers with its mounter's
+//! credentials ([`FileSystem::creds`]).
+//!
+//! A filesystem type lives in a `static` [`Type`] (the VFS links it into its list and lockdep
+//! keys its locks by its address) and is made known to the VFS for as long as a
+//! [`Registration`] of it exists.
+//!
+//! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h),
+//! [`include/linux/fs_context.h`](srctree/include/linux/fs_context.h)
+
+use super::{
+    context::FsContext,
+    dentry::Dentry,
+    dir::DirEmitter,
+    inode::{self, Kstat},
+    param::{Kind, Param, Params, Value},
+    path::Path,
+    super_block::{NewSuperBlock, SuperBlock},
+};
+use crate::{
+    alloc::{flags::GFP_KERNEL, KBox},
+    bindings,
+    cred::Credential,
+    error::{from_result, to_result, Error, Result},
+    ffi::c_int,
+    str::CStr,
+    types::Opaque,
+    ThisModule,
+};
+use core::{marker::PhantomData, mem::MaybeUninit};
+
+/// A new positive dentry: what the filesystem keeps for it and its inode number.
+///
+/// The inode takes its type, permissions, owner, size and times from the real path
+/// ([`FileSystem::real`]).
+pub struct Entry<T: FileSystem> {
+    /// What the dentry keeps.
+    pub data: T::Dentry,
+    /// The inode number of the new inode.
+    pub ino: u64,
+}
+
+/// A stacking filesystem type.
+///
+/// # Examples
+///
+/// A filesystem that mirrors the directory named by its `dir=` parameter, read-only. Its
+/// directories read as empty.
+///
+/// ```
+/// use kernel::{c_str, cred::Credential, vfs::{*, param::*}, prelude::*, str::CString,
+///              types::ARef};
+///
+/// struct Mirror;
+///
+/// // SAFETY: doctests are built into the kernel, whose `THIS_MODULE` is null.
+/// static BUILT_IN: ThisModule = unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
+///
+/// const PARAMS: Table<1> = Table::new([Spec::string(c_str!("dir"), 0)]);
+///
+/// struct Mounter(ARef<Credential>);
+///
+/// impl FileSystem for Mirror {
+///     const NAME: &'static CStr = c_str!("rust_doctest_mirror");
+///     const OWNER: &'static ThisModule = &BUILT_IN;
+///     const PARAMS: Params = PARAMS.params();
+///     type Context = Option<CString>;
+///     type Data = Mounter;
+///     type Dentry = Path;
+///     type Dir = ();
+///
+///     fn parse_param(_fc: &FsContext, dir: &mut Self::Context, p: Param<'_>) -> Result {
+///         if let Value::String(s) = p.value {
+///             *dir = Some(s.to_cstring()?);
+///         }
+///         Ok(())
+///     }
+///
+///     fn fill_super(fc: &FsContext, dir: &mut Self::Context, sb: &NewSuperBlock<'_, Self>)
+///         -> Result<(Mounter, Entry<Self>)> {
+///         let Some(dir) = dir else { return Err(fc.invalf(format_args!("missing 'dir'"))) };
+///         let root = Path::lookup(dir)?;
+///         sb.set_read_only();
+///         sb.set_stack_depth(root.stack_depth() + 1)?;
+///         let ino = root.ino();
+///         Ok((Mounter(Credential::current()), Entry { data: root, ino }))
+///     }
+///
+///     fn creds(data: &Mounter) -> &Credential { &data.0 }
+///     fn real(path: &Path) -> &Path { path }
+///
+///     fn lookup(parent: &Dentry<Self>, name: &[u8]) -> Result<Option<Entry<Self>>> {
+///         let Some(dir) = parent.data() else { return Ok(None) };
+///         let cred = Self::creds(parent.super_data());
+///         Ok(cred.with_override(|| dir.lookup_child(name))?.map(|p| {
+///             let ino = p.ino();
+///             Entry { data: p, ino }
+///         }))
+///     }
+///
+///     fn getattr(d: &Dentry<Self>, stat: &mut inode::Kstat, mask: u32, flags: u32) -> Result {
+///         let real = d.data().ok_or(ENOENT)?;
+///         Self::creds(d.super_data()).with_override(|| real.getattr(stat, mask, flags))?;
+///         stat.set_dev(d.super_dev());
+///         Ok(())
+///     }
+///
+///     fn open_dir(_d: &Dentry<Self>) -> Result<()> { Ok(()) }
+///
+///     fn read_dir(_: &(), _d: &Dentry<Self>, _emitter: &mut DirEmitter) -> Result { Ok(()) }
+/// }
+///
+/// static MIRROR: Type<Mirror> = Type::new();
+///
+/// let registration = Registration::new(&MIRROR)?;
+/// // A name is registered once.
+/// assert_eq!(Registration::new(&MIRROR).err(), Some(EBUSY));
+/// drop(registration);
+/// // Dropping the registration unregistered it.
+/// drop(Registration::new(&MIRROR)?);
+/// # Ok::<(), Error>(())
+/// ```
+pub trait FileSystem: Sized + Send + Sync + 'static {
+    /// The filesystem type's name, as `mount -t` names it.
+    const NAME: &'static CStr;
+
+    /// The module that implements the filesystem, normally `&THIS_MODULE`: super blocks keep
+    /// it loaded.
+    const OWNER: &'static ThisModule;
+
+    /// The mount parameters, from a [`Table`](super::param::Table).
+    const PARAMS: Params;
+
+    /// What a mount being set up keeps: the parameters seen so far.
+    type Context: Default + Send;
+
+    /// What a super block keeps.
+    type Data: Send + Sync;
+
+    /// What a positive dentry keeps; it is dropped when the dentry is freed.
+    type Dentry: Send + Sync;
+
+    /// What an open directory keeps.
+    type Dir: Send + Sync;
+
+    /// Takes one parsed mount parameter.
+    ///
+    /// Unknown parameters and values of the wrong kind never get here: the VFS refuses them with
+    /// `EINVAL` and a message in the mount's log.
+    fn parse_param(fc: &FsContext, ctx: &mut Self::Context, param: Param<'_>) -> Result;
+
+    /// Sets up a new super block from the parameters; returns what the super block keeps and
+    /// the root dentry's entry.
+    fn fill_super(
+        fc: &FsContext,
+        ctx: &mut Self::Context,
+        sb: &NewSuperBlock<'_, Self>,
+    ) -> Result<(Self::Data, Entry<Self>)>;
+
+    /// Checks a remount: the default accepts it if it keeps the filesystem read-only or the
+    /// filesystem is not read-only.
+    fn reconfigure(fc: &FsContext, sb: &SuperBlock<Self>) -> Result {
+        if sb.is_read_only() && !fc.wants_read_only() {
+            return Err(crate::error::code::EROFS);
+        }
+        Ok(())
+    }
+
+    /// The credentials the filesystem acts on its layers with.
+    fn creds(data: &Self::Data) -> &Credential;
+
+    /// The real path a dentry shows: its inode's attributes come from it, and its files and
+    /// symbolic links are passed through to it.
+    fn real(dentry: &Self::Dentry) -> &Path;
+
+    /// Looks up `name` in the directory `parent`; `None` makes a negative dentry.
+    fn lookup(parent: &Dentry<Self>, name: &[u8]) -> Result<Option<Entry<Self>>>;
+
+    /// Returns whether a cached dentry is still right; `false` makes the VFS look it up again.
+    fn revalidate(_dentry: &Dentry<Self>) -> Result<bool> {
+        Ok(true)
+    }
+
+    /// Fills `stat` for `stat()` on `dentry`.
+    fn getattr(dentry: &Dentry<Self>, stat: &mut Kstat, request_mask: u32, flags: u32) -> Result;
+
+    /// Opens the directory `dentry`.
+    fn open_dir(dentry: &Dentry<Self>) -> Result<Self::Dir>;
+
+    /// Emits the entries of an open directory from `emitter`'s position on, and moves the
+    /// position past what was emitted.
+    fn read_dir(dir: &Self::Dir, dentry: &Dentry<Self>, emitter: &mut DirEmitter) -> Result;
+
+    /// Called when the directory is sought back to its start (`rewinddir()`).
+    fn rewind_dir(_dir: &Self::Dir) {}
+}
+
+/// A filesystem type, `struct file_system_type`, in a `static`.
+///
+/// # Invariants
+///
+/// `self.0` is a `file_system_type` whose operations are those of `T`; Rust code never changes
+/// it, while the VFS changes its list and lock fields when registering it.
+pub struct Type<T: FileSystem>(Opaque<bindings::file_system_type>, PhantomData<T>);
+
+// SAFETY: Rust code never reads or writes the structure; the VFS serialises its own changes.
+unsafe impl<T: FileSystem> Sync for Type<T> {}
+
+impl<T: FileSystem> Type<T> {
+    /// The filesystem type of `T`.
+    pub const fn new() -> Self {
+        Self(
+            Opaque::new(bindings::file_system_type {
+                name: T::NAME.as_char_ptr(),
+                owner: T::OWNER.as_ptr(),
+                init_fs_context: Some(init_fs_context::<T>),
+                parameters: T::PARAMS.as_ptr(),
+                kill_sb: Some(kill_sb::<T>),
+                // SAFETY: all-zero is a valid `file_system_type` for the remaining fields: no
+                // flags, no legacy mount, unlinked, and lock keys that lockdep sets up.
+                ..unsafe { MaybeUninit::zeroed().assume_init() }
+            }),
+            PhantomData,
+        )
+    }
+}
+
+impl<T: FileSystem> Default for Type<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A registered filesystem type; dropping it unregisters the type.
+///
+/// Mounted super blocks keep [`FileSystem::OWNER`] loaded, so a module's registration lives
+/// until nothing is mounted; the `static` type outlives every super block in any case.
+pub struct Registration<T: FileSystem> {
+    ty: &'static Type<T>,
+}
+
+impl<T: FileSystem> Registration<T> {
+    /// Registers `ty`; fails with `EBUSY` if a filesystem type of that name exists.
+    pub fn new(ty: &'static Type<T>) -> Result<Self> {
+        // SAFETY: `ty` is a valid `file_system_type` that lives forever.
+        to_result(unsafe { bindings::register_filesystem(ty.0.get()) })?;
+        Ok(Self { ty })
+    }
+}
+
+impl<T: FileSystem> Drop for Registration<T> {
+    fn drop(&mut self) {
+        // SAFETY: the type was registered by `new`.
+        unsafe { bindings::unregister_filesystem(self.ty.0.get()) };
+    }
+}
+
+struct ContextOps<T>(PhantomData<T>);
+
+impl<T: FileSystem> ContextOps<T> {
+    const OPS: bindings::fs_context_operations = bindings::fs_context_operations {
+        free: Some(free_fs_context::<T>),
+        parse_param: Some(parse_param::<T>),
+        get_tree: Some(get_tree::<T>),
+        reconfigure: Some(reconfigure::<T>),
+        // SAFETY: all-zero is valid for the remaining operations: absent.
+        ..unsafe { MaybeUninit::zeroed().assume_init() }
+    };
+}
+
+/// # Safety
+///
+/// Called by the VFS with a new context of a filesystem of type `T`.
+unsafe extern "C" fn init_fs_context<T: FileSystem>(fc: *mut bindings::fs_context) -> c_int {
+    from_result(|| {
+        let ctx = KBox::new(T::Context::default(), GFP_KERNEL)?;
+        // SAFETY: `fc` is valid; `fs_private` and `ops` are the filesystem's to set here, and
+        // `free_fs_context` releases the box.
+        unsafe {
+            (*fc).fs_private = KBox::into_raw(ctx).cast();
+            (*fc).ops = &ContextOps::<T>::OPS;
+        }
+        Ok(0)
+    })
+}
+
+/// Returns the context a filesystem of type `T` keeps in `fc`.
+///
+/// # Safety
+///
+/// `fc` must be a context of a filesystem of type `T` that `init_fs_context` set up, and the
+/// VFS must not call into the filesystem for it concurrently (it serialises calls on a context).
+unsafe fn context<'a, T: FileSystem>(fc: *mut bindings::fs_context) -> &'a mut T::Context {
+    // SAFETY: `fs_private` holds the box `init_fs_context` made, used by one call at a time.
+    unsafe { &mut *(*fc).fs_private.cast::<T::Context>() }
+}
+
+/// # Safety
+///
+/// Called by the VFS when a context of a filesystem of type `T` is freed.
+unsafe extern "C" fn free_fs_context<T: FileSystem>(fc: *mut bindings::fs_context) {
+    // SAFETY: `fc` is valid.
+    let ctx = unsafe { (*fc).fs_private };
+    if !ctx.is_null() {
+        // SAFETY: `ctx` is the box `init_fs_context` made, and this is its last use.
+        drop(unsafe { KBox::from_raw(ctx.cast::<T::Context>()) });
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a context of a filesystem of type `T` and one of its parameters.
+unsafe extern "C" fn parse_param<T: FileSystem>(
+    fc: *mut bindings::fs_context,
+    param: *mut bindings::fs_parameter,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: all-zero is a valid `fs_parse_result`.
+        let mut result: bindings::fs_parse_result = unsafe { MaybeUninit::zeroed().assume_init() };
+        // SAFETY: `fc` and `param` are valid, and the table ends with an all-zero entry.
+        let opt =
+            unsafe { bindings::__fs_parse(&mut (*fc).log, T::PARAMS.as_ptr(), param, &mut result) };
+        // Unknown names (`ENOPARAM`) go back to the VFS, which handles `source` and reports the
+        // rest.
+        to_result(opt)?;
+        let opt = opt as u8;
+        let value = match T::PARAMS.kind(opt) {
+            Some(Kind::Flag) => Value::Flag,
+            Some(Kind::String) => {
+                // SAFETY: `fs_param_is_string()` accepted the value, so `string` is a valid C
+                // string that the parameter owns for the duration of the call.
+                Value::String(unsafe { CStr::from_char_ptr((*param).__bindgen_anon_1.string) })
+            }
+            None => return Err(crate::error::code::EINVAL),
+        };
+        // SAFETY: `fc` is a valid context of `T`, used by this call alone.
+        let (fc_ref, ctx) = unsafe { (FsContext::from_raw(fc), context::<T>(fc)) };
+        T::parse_param(fc_ref, ctx, Param { opt, value })?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS to create the super block of a context of a filesystem of type `T`.
+unsafe extern "C" fn get_tree<T: FileSystem>(fc: *mut bindings::fs_context) -> c_int {
+    // SAFETY: `fc` is valid; `fill_super` matches what `get_tree_nodev()` expects.
+    unsafe { bindings::get_tree_nodev(fc, Some(fill_super::<T>)) }
+}
+
+/// # Safety
+///
+/// Called by `get_tree_nodev()` with a new super block and the context it is made from.
+unsafe extern "C" fn fill_super<T: FileSystem>(
+    sb: *mut bindings::super_block,
+    fc: *mut bindings::fs_context,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: `sb` is a new super block, set up by this call alone.
+        let new_sb = unsafe { NewSuperBlock::<T>::from_raw(sb) };
+        // SAFETY: `fc` is a valid context of `T`, used by this call alone.
+        let (fc_ref, ctx) = unsafe { (FsContext::from_raw(fc), context::<T>(fc)) };
+        new_sb.set_defaults();
+        let (data, root) = T::fill_super(fc_ref, ctx, &new_sb)?;
+        // SAFETY: nothing else uses `s_fs_info`; `kill_sb` frees it, also if the rest fails.
+        unsafe { (*sb).s_fs_info = KBox::into_raw(KBox::new(data, GFP_KERNEL)?).cast() };
+        let root_data = KBox::new(root.data, GFP_KERNEL)?;
+        // SAFETY: `sb` is a super block of `T` being set up.
+        let inode = unsafe { inode::new_inode::<T>(sb, T::real(&root_data), root.ino)? };
+        // SAFETY: `inode` is a new inode of `sb`; `d_make_root()` takes its reference, also on
+        // failure.
+        let dentry = unsafe { bindings::d_make_root(inode) };
+        if dentry.is_null() {
+            return Err(crate::error::code::ENOMEM);
+        }
+        // SAFETY: the root dentry is not visible to anyone yet; `d_release` frees the data.
+        unsafe {
+            (*dentry).d_fsdata = KBox::into_raw(root_data).cast();
+            (*sb).s_root = dentry;
+        }
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS on remount of a super block of a filesystem of type `T`.
+unsafe extern "C" fn reconfigure<T: FileSystem>(fc: *mut bindings::fs_context) -> c_int {
+    from_result(|| {
+        // SAFETY: `fc` is a valid context for the call; a remount context has a root whose
+        // super block was set up by `fill_super`.
+        let (fc_ref, sb) = unsafe {
+            (
+                FsContext::from_raw(fc),
+                SuperBlock::<T>::from_raw((*(*fc).root).d_sb),
+            )
+        };
+        T::reconfigure(fc_ref, sb)?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS to shut down a super block of a filesystem of type `T`.
+unsafe extern "C" fn kill_sb<T: FileSystem>(sb: *mut bindings::super_block) {
+    // SAFETY: `sb` is valid; `s_fs_info` is null or the box `fill_super` stored.
+    let data = unsafe { (*sb).s_fs_info };
+    // SAFETY: `sb` is a super block from `get_tree_nodev()`; this frees its dentries and inodes,
+    // and with them everything that may use `data`.
+    unsafe { bindings::kill_anon_super(sb) };
+    if !data.is_null() {
+        // SAFETY: nothing uses the super block's data any more.
+        drop(unsafe { KBox::from_raw(data.cast::<T::Data>()) });
+    }
+}
+
+/// The operations every super block of type `T` has.
+pub(crate) struct SuperOps<T>(PhantomData<T>);
+
+impl<T: FileSystem> SuperOps<T> {
+    pub(crate) const OPS: bindings::super_operations = bindings::super_operations {
+        // Inodes are made per dentry and never looked up by number: free them on last use.
+        drop_inode: Some(bindings::generic_delete_inode),
+        statfs: Some(bindings::simple_statfs),
+        // SAFETY: all-zero is valid for the remaining operations: absent.
+        ..unsafe { MaybeUninit::zeroed().assume_init() }
+    };
+}
+
+/// Returns a pointer error for `e`, as C operations that return objects do.
+pub(crate) fn err_ptr<R>(e: Error) -> *mut R {
+    e.to_ptr()
+}

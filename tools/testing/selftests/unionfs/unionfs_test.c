@@ -1,0 +1,1275 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * unionfs against overlayfs: each test builds layers on tmpfs, mounts the
+ * same layers with both filesystems in the same boot, and compares what user
+ * space sees (names, types, modes, sizes, contents, link targets) besides
+ * checking the expected result itself. Bad mount options must fail alike.
+ * After each test both unions unmount cleanly and the kernel is not tainted.
+ *
+ * Needs root, overlay.ko and unionfs.ko loaded.
+ */
+
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/mount.h>
+
+#include "../kselftest_harness.h"
+
+#define PATH_LEN 512
+
+static int sys_mount(const char *src, const char *dst, const char *type,
+		     unsigned long flags, const char *data)
+{
+	return syscall(__NR_mount, src, dst, type, flags, data) ? -errno : 0;
+}
+
+static int sys_umount(const char *dst)
+{
+	return syscall(__NR_umount2, dst, 0) ? -errno : 0;
+}
+
+static char *pathf(char *buf, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, PATH_LEN, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+static long read_tainted(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/tainted", "r");
+	long t = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &t) != 1)
+			t = -1;
+		fclose(f);
+	}
+	return t;
+}
+
+/* Layer building, relative to a layer directory. */
+
+static int put_file(const char *dir, const char *name, const char *data, mode_t mode)
+{
+	char p[PATH_LEN];
+	int fd = open(pathf(p, "%s/%s", dir, name), O_CREAT | O_TRUNC | O_WRONLY, mode);
+	ssize_t len = strlen(data);
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, data, len) != len) {
+		close(fd);
+		return -EIO;
+	}
+	fchmod(fd, mode);
+	close(fd);
+	return 0;
+}
+
+static int put_dir(const char *dir, const char *name)
+{
+	char p[PATH_LEN];
+
+	return mkdir(pathf(p, "%s/%s", dir, name), 0755) ? -errno : 0;
+}
+
+static int put_whiteout(const char *dir, const char *name)
+{
+	char p[PATH_LEN];
+
+	return mknod(pathf(p, "%s/%s", dir, name), S_IFCHR | 0, makedev(0, 0)) ? -errno : 0;
+}
+
+static int put_xattr(const char *dir, const char *name, const char *attr, const char *val)
+{
+	char p[PATH_LEN];
+
+	return setxattr(pathf(p, "%s/%s", dir, name), attr, val, strlen(val), 0) ? -errno : 0;
+}
+
+static int put_symlink(const char *dir, const char *name, const char *target)
+{
+	char p[PATH_LEN];
+
+	return symlink(target, pathf(p, "%s/%s", dir, name)) ? -errno : 0;
+}
+
+/* A text description of a tree: one sorted line per object. */
+
+struct text {
+	char *buf;
+	size_t len, cap;
+};
+
+static void text_add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->buf ? t->buf + t->len : NULL,
+			      t->buf ? t->cap - t->len : 0, fmt, ap);
+		va_end(ap);
+		if (t->buf && t->len + n < t->cap)
+			break;
+		t->cap = (t->cap + n + 1) * 2;
+		t->buf = realloc(t->buf, t->cap);
+		if (!t->buf)
+			abort();
+	}
+	t->len += n;
+}
+
+static uint64_t content_hash(const char *path, off_t *size)
+{
+	uint64_t h = 1469598103934665603ULL;
+	unsigned char buf[4096];
+	ssize_t n, i;
+	int fd = open(path, O_RDONLY);
+
+	*size = 0;
+	if (fd < 0)
+		return 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (i = 0; i < n; i++)
+			h = (h ^ buf[i]) * 1099511628211ULL;
+		*size += n;
+	}
+	close(fd);
+	return n < 0 ? 0 : h;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int no_dots(const struct dirent *d)
+{
+	return strcmp(d->d_name, ".") && strcmp(d->d_name, "..");
+}
+
+/* Describes the tree at root/rel into t; returns 0 or -errno. */
+static int describe(const char *root, const char *rel, struct text *t)
+{
+	struct dirent **names;
+	char p[PATH_LEN], sub[PATH_LEN];
+	int n, i, err = 0;
+
+	n = scandir(pathf(p, "%s%s", root, rel), &names, no_dots, by_name);
+	if (n < 0)
+		return -errno;
+	for (i = 0; i < n; i++) {
+		struct stat st;
+		char target[PATH_LEN];
+		off_t size;
+		uint64_t h;
+		ssize_t len;
+
+		pathf(sub, "%s/%s", rel, names[i]->d_name);
+		if (lstat(pathf(p, "%s%s", root, sub), &st)) {
+			text_add(t, "%s lstat-error %d\n", sub, errno);
+			continue;
+		}
+		text_add(t, "%s mode=%o uid=%u gid=%u", sub, st.st_mode, st.st_uid, st.st_gid);
+		if (S_ISREG(st.st_mode)) {
+			h = content_hash(p, &size);
+			text_add(t, " size=%lld read=%lld hash=%llx", (long long)st.st_size,
+				 (long long)size, (unsigned long long)h);
+		} else if (S_ISLNK(st.st_mode)) {
+			len = readlink(p, target, sizeof(target) - 1);
+			target[len < 0 ? 0 : len] = 0;
+			text_add(t, " -> %s", target);
+		} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+			text_add(t, " rdev=%u:%u", major(st.st_rdev), minor(st.st_rdev));
+		}
+		/* The type getdents() reports must match stat(). */
+		if (names[i]->d_type != DT_UNKNOWN && names[i]->d_type != IFTODT(st.st_mode))
+			text_add(t, " d_type=%u", names[i]->d_type);
+		text_add(t, "\n");
+		if (S_ISDIR(st.st_mode) && !err)
+			err = describe(root, sub, t);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return err;
+}
+
+struct unions {
+	char base[64];
+	char l[4][PATH_LEN];	/* lower layers, l[0] on top */
+	char u[PATH_LEN];	/* the unionfs mount */
+	char o[PATH_LEN];	/* the overlayfs mount */
+	bool u_mounted, o_mounted;
+	int extra_tmpfs;	/* layers on a tmpfs of their own */
+	char other[PATH_LEN];	/* another tmpfs, if mounted */
+	char robind[PATH_LEN];	/* a read-only bind mount, if mounted */
+	long tainted;
+};
+
+FIXTURE(union_fs) {
+	struct unions t;
+};
+
+FIXTURE_SETUP(union_fs)
+{
+	int i;
+
+	self->t.tainted = read_tainted();
+	ASSERT_EQ(0, getuid()) TH_LOG("needs root");
+	snprintf(self->t.base, sizeof(self->t.base), "/tmp/unionfs_test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->t.base));
+	ASSERT_EQ(0, sys_mount("tmpfs", self->t.base, "tmpfs", 0, NULL));
+	for (i = 0; i < 4; i++) {
+		pathf(self->t.l[i], "%s/l%d", self->t.base, i + 1);
+		ASSERT_EQ(0, mkdir(self->t.l[i], 0755));
+	}
+	pathf(self->t.u, "%s/union", self->t.base);
+	pathf(self->t.o, "%s/overlay", self->t.base);
+	ASSERT_EQ(0, mkdir(self->t.u, 0755));
+	ASSERT_EQ(0, mkdir(self->t.o, 0755));
+}
+
+FIXTURE_TEARDOWN(union_fs)
+{
+	int i;
+
+	if (self->t.u_mounted)
+		EXPECT_EQ(0, sys_umount(self->t.u));
+	if (self->t.o_mounted)
+		EXPECT_EQ(0, sys_umount(self->t.o));
+	for (i = 0; i < self->t.extra_tmpfs; i++)
+		EXPECT_EQ(0, sys_umount(self->t.l[i]));
+	if (self->t.other[0])
+		EXPECT_EQ(0, sys_umount(self->t.other));
+	if (self->t.robind[0])
+		EXPECT_EQ(0, sys_umount(self->t.robind));
+	EXPECT_EQ(0, sys_umount(self->t.base));
+	rmdir(self->t.base);
+	EXPECT_EQ(self->t.tainted, read_tainted());
+}
+
+/* lowerdir=l1:...:ln */
+static char *lower_opts(struct unions *self, int layers, char *opts)
+{
+	int i, n = snprintf(opts, PATH_LEN, "lowerdir=");
+
+	for (i = 0; i < layers; i++)
+		n += snprintf(opts + n, PATH_LEN - n, "%s%s", i ? ":" : "", self->l[i]);
+	return opts;
+}
+
+static int mount_both(struct unions *self, int layers)
+{
+	char opts[PATH_LEN];
+	int err;
+
+	lower_opts(self, layers, opts);
+	err = sys_mount("unionfs", self->u, "unionfs", 0, opts);
+	if (err)
+		return err;
+	self->u_mounted = true;
+	err = sys_mount("overlay", self->o, "overlay", 0, opts);
+	if (err)
+		return err;
+	self->o_mounted = true;
+	return 0;
+}
+
+/* The two unions show the same tree; returns unionfs's description. */
+static char *same_tree(struct __test_metadata *_metadata, struct unions *self)
+{
+	struct text tu = {}, to = {};
+
+	EXPECT_EQ(0, describe(self->u, "", &tu));
+	EXPECT_EQ(0, describe(self->o, "", &to));
+	text_add(&tu, "");
+	text_add(&to, "");
+	EXPECT_STREQ(to.buf, tu.buf);
+	free(to.buf);
+	return tu.buf;
+}
+
+static bool has_line(const char *tree, const char *prefix)
+{
+	const char *p = tree;
+	size_t len = strlen(prefix);
+
+	while (p && *p) {
+		if (!strncmp(p, prefix, len) && (p[len] == ' ' || p[len] == '\n'))
+			return true;
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return false;
+}
+
+static int read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return 0;
+}
+
+/* The topmost layer's object wins; directories merge; links and modes show through. */
+TEST_F(union_fs, two_lowers_merge)
+{
+	char p[PATH_LEN], buf[64], *tree;
+
+	ASSERT_EQ(0, put_file(self->t.l[0], "a", "top a\n", 0640));
+	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
+	ASSERT_EQ(0, put_file(self->t.l[0], "d/x", "x", 0600));
+	ASSERT_EQ(0, put_file(self->t.l[1], "a", "bottom a, longer\n", 0644));
+	ASSERT_EQ(0, put_file(self->t.l[1], "b", "b", 0755));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "d"));
+	ASSERT_EQ(0, put_file(self->t.l[1], "d/y", "y", 0644));
+	ASSERT_EQ(0, put_symlink(self->t.l[1], "link", "b"));
+	ASSERT_EQ(0, mkfifo(pathf(p, "%s/fifo", self->t.l[1]), 0600));
+	ASSERT_EQ(0, mount_both(&self->t, 2));
+
+	tree = same_tree(_metadata, &self->t);
+	EXPECT_TRUE(has_line(tree, "/a mode=100640"));
+	EXPECT_TRUE(has_line(tree, "/b mode=100755"));
+	EXPECT_TRUE(has_line(tree, "/d/x mode=100600"));
+	EXPECT_TRUE(has_line(tree, "/d/y mode=100644"));
+	EXPECT_TRUE(has_line(tree, "/link mode=120777"));
+	EXPECT_TRUE(has_line(tree, "/fifo mode=10600"));
+	free(tree);
+	ASSERT_EQ(0, read_file(pathf(p, "%s/a", self->t.u), buf, sizeof(buf)));
+	EXPECT_STREQ("top a\n", buf);
+	ASSERT_EQ(0, read_file(pathf(p, "%s/link", self->t.u), buf, sizeof(buf)));
+	EXPECT_STREQ("b", buf);
+}
+
+/* Three layers; a directory above hides a file below and the reverse. */
+TEST_F(union_fs, three_lowers)
+{
+	char *tree;
+
+	ASSERT_EQ(0, put_file(self->t.l[0], "one", "1", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[0], "dir_over_file"));
+	ASSERT_EQ(0, put_file(self->t.l[0], "file_over_dir", "f", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
+	ASSERT_EQ(0, put_file(self->t.l[0], "d/from1", "1", 0644));
+	ASSERT_EQ(0, put_file(self->t.l[1], "two", "22", 0644));
+	ASSERT_EQ(0, put_file(self->t.l[1], "dir_over_file", "hidden", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "d"));
+	ASSERT_EQ(0, put_file(self->t.l[1], "d/from2", "2", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[2], "file_over_dir"));
+	ASSERT_EQ(0, put_file(self->t.l[2], "file_over_dir/hidden", "h", 0644));
+	ASSERT_EQ(0, put_file(self->t.l[2], "three", "333", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[2], "d"));
+	ASSERT_EQ(0, put_file(self->t.l[2], "d/from3", "3", 0644));
+	ASSERT_EQ(0, put_file(self->t.l[2], "d/from1", "not this one", 0644));
+	ASSERT_EQ(0, mount_both(&self->t, 3));
+
+	tree = same_tree(_metadata, &self->t);
+	EXPECT_TRUE(has_line(tree, "/one mode=100644"));
+	EXPECT_TRUE(has_line(tree, "/two mode=100644"));
+	EXPECT_TRUE(has_line(tree, "/three mode=100644"));
+	EXPECT_TRUE(has_line(tree, "/dir_over_file mode=40755"));
+	EXPECT_TRUE(has_line(tree, "/file_over_dir mode=100644"));
+	EXPECT_FALSE(has_line(tree, "/file_over_dir/hidden"));
+	EXPECT_TRUE(has_line(tree, "/d/from1 mode=100644"));
+	EXPECT_TRUE(has_line(tree, "/d/from2 mode=100644"));
+	EXPECT_TRUE(has_line(tree, "/d/from3 mode=100644"));
+	EXPECT_NE(NULL, strstr(tree, "/d/from1 mode=100644 uid=0 gid=0 size=1 "));
+	free(tree);
+}
+
+/* A 0/0 character device hides the name below, in readdir and lookup. */
+TEST_F(union_fs, whiteout_device)
+{
+	char p[PATH_LEN], *tree;
+	struct stat st;
+
+	ASSERT_EQ(0, put_whiteout(self->t.l[0], "gone"));
+	ASSERT_EQ(0, put_file(self->t.l[1], "gone", "g", 0644));
+	ASSERT_EQ(0, put_whiteout(self->t.l[0], "nothing_below"));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "gonedir"));
+	ASSERT_EQ(0, put_file(self->t.l[1], "gonedir/f", "f", 0644));
+	ASSERT_EQ(0, put_whiteout(self->t.l[0], "gonedir"));
+	ASSERT_EQ(0, put_file(self->t.l[1], "kept", "k", 0644));
+	/* Another character device is an ordinary object. */
+	ASSERT_EQ(0, mknod(pathf(p, "%s/null", self->t.l[0]), S_IFCHR | 0666, makedev(1, 3)));
+	ASSERT_EQ(0, chmod(p, 0666));
+	ASSERT_EQ(0, mount_both(&self->t, 2));
+
+	tree = same_tree(_metadata, &self->t);
+	EXPECT_FALSE(has_line(tree, "/gone"));
+	EXPECT_FALSE(has_line(tree, "/nothing_below"));
+	EXPECT_FALSE(has_line(tree, "/gonedir"));
+	EXPECT_TRUE(has_line(tree, "/kept mode=100644"));
+	EXPECT_NE(NULL, strstr(tree, "/null mode=20666 uid=0 gid=0 rdev=1:3\n"));
+	free(tree);
+	EXPECT_EQ(-1, stat(pathf(p, "%s/gone", self->t.u), &st));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, stat(pathf(p, "%s/gonedir/f", self->t.u), &st));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+/*
+ * An empty file with trusted.overlay.whiteout is a whiteout; readdir honours
+ * it in directories marked trusted.overlay.opaque=x, as overlayfs does.
+ */
+TEST_F(union_fs, whiteout_xattr)
+{
+	char p[PATH_LEN], *tree;
+	struct stat st;
+
+	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
+	ASSERT_EQ(0, put_xattr(self->t.l[0], "d", "trusted.overlay.opaque", "x"));
+	ASSERT_EQ(0, put_file(self->t.l[0], "d/gone", "", 0644));
+	ASSERT_EQ(0, put_xattr(self->t.l[0], "d/gone", "trusted.overlay.whiteout", ""));
+	/* Not empty: not a whiteout. */
+	ASSERT_EQ(0, put_file(self->t.l[0], "d/full", "data", 0644));
+	ASSERT_EQ(0, put_xattr(self->t.l[0], "d/full", "trusted.overlay.whiteout", ""));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "d"));
+	ASSERT_EQ(0, put_file(self->t.l[1], "d/gone", "g", 0644));
+	ASSERT_EQ(0, put_file(self->t.l[1], "d/full", "lower", 0644));
+	ASSERT_EQ(0, put_file(self->t.l[1], "d/kept", "k", 0644));
+	ASSERT_EQ(0, mount_both(&self->t, 2));
+
+	tree = same_tree(_metadata, &self->t);
+	EXPECT_FALSE(has_line(tree, "/d/gone"));
+	EXPECT_TRUE(has_line(tree, "/d/full mode=100644"));
+	EXPECT_NE(NULL, strstr(tree, "/d/full mode=100644 uid=0 gid=0 size=4 "));
+	EXPECT_TRUE(has_line(tree, "/d/kept mode=100644"));
+	free(tree);
+	EXPECT_EQ(-1, stat(pathf(p, "%s/d/gone", self->t.u), &st));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+/*
+ * Whiteouts in a directory that only one layer holds, or an opaque one, hide
+ * nothing; unionfs leaves them out of listings all the same, where overlayfs
+ * lists them (its lookup then fails, as unionfs's does).
+ */
+TEST_F(union_fs, whiteout_in_unmerged_dir)
+{
+	struct text listing = {};
+	char p[PATH_LEN], *tree;
+	struct stat st;
+
+	ASSERT_EQ(0, put_dir(self->t.l[0], "only"));
+	ASSERT_EQ(0, put_whiteout(self->t.l[0], "only/wh"));
+	ASSERT_EQ(0, put_file(self->t.l[0], "only/f", "f", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[0], "opaque"));
+	ASSERT_EQ(0, put_xattr(self->t.l[0], "opaque", "trusted.overlay.opaque", "y"));
+	ASSERT_EQ(0, put_whiteout(self->t.l[0], "opaque/wh"));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "opaque"));
+	ASSERT_EQ(0, put_file(self->t.l[1], "opaque/wh", "hidden", 0644));
+	ASSERT_EQ(0, put_file(self->t.l[1], "x", "x", 0644));
+	ASSERT_EQ(0, mount_both(&self->t, 2));
+
+	ASSERT_EQ(0, describe(self->t.u, "", &listing));
+	tree = listing.buf;
+	EXPECT_TRUE(has_line(tree, "/only/f mode=100644"));
+	EXPECT_FALSE(has_line(tree, "/only/wh"));
+	EXPECT_FALSE(has_line(tree, "/opaque/wh"));
+	EXPECT_EQ(NULL, strstr(tree, "error")) TH_LOG("%s", tree);
+	free(tree);
+	EXPECT_EQ(-1, stat(pathf(p, "%s/only/wh", self->t.u), &st));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, stat(pathf(p, "%s/only/wh", self->t.o), &st));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, stat(pathf(p, "%s/opaque/wh", self->t.u), &st));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, stat(pathf(p, "%s/opaque/wh", self->t.o), &st));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+/* trusted.overlay.opaque=y hides everything below the directory. */
+TEST_F(union_fs, opaque_dir)
+{
+	char *tree;
+
+	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
+	ASSERT_EQ(0, put_xattr(self->t.l[0], "d", "trusted.overlay.opaque", "y"));
+	ASSERT_EQ(0, put_file(self->t.l[0], "d/top", "t", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "d"));
+	ASSERT_EQ(0, put_file(self->t.l[1], "d/middle", "m", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[2], "d"));
+	ASSERT_EQ(0, put_file(self->t.l[2], "d/bottom", "b", 0644));
+	/* An opaque directory in the middle: the top one merges down to it. */
+	ASSERT_EQ(0, put_dir(self->t.l[0], "e"));
+	ASSERT_EQ(0, put_file(self->t.l[0], "e/top", "t", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "e"));
+	ASSERT_EQ(0, put_xattr(self->t.l[1], "e", "trusted.overlay.opaque", "y"));
+	ASSERT_EQ(0, put_file(self->t.l[1], "e/middle", "m", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[2], "e"));
+	ASSERT_EQ(0, put_file(self->t.l[2], "e/bottom", "b", 0644));
+	ASSERT_EQ(0, mount_both(&self->t, 3));
+
+	tree = same_tree(_metadata, &self->t);
+	EXPECT_TRUE(has_line(tree, "/d/top mode=100644"));
+	EXPECT_FALSE(has_line(tree, "/d/middle"));
+	EXPECT_FALSE(has_line(tree, "/d/bottom"));
+	EXPECT_TRUE(has_line(tree, "/e/top mode=100644"));
+	EXPECT_TRUE(has_line(tree, "/e/middle mode=100644"));
+	EXPECT_FALSE(has_line(tree, "/e/bottom"));
+	free(tree);
+}
+
+/* A whiteout in a middle layer hides what is below it, not what is above. */
+TEST_F(union_fs, middle_whiteout)
+{
+	char *tree;
+
+	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "d"));
+	ASSERT_EQ(0, put_dir(self->t.l[2], "d"));
+	ASSERT_EQ(0, put_whiteout(self->t.l[1], "d/f"));
+	ASSERT_EQ(0, put_file(self->t.l[2], "d/f", "f", 0644));
+	ASSERT_EQ(0, put_whiteout(self->t.l[1], "d/g"));
+	ASSERT_EQ(0, put_file(self->t.l[0], "d/g", "above", 0644));
+	ASSERT_EQ(0, put_file(self->t.l[2], "d/g", "below", 0644));
+	ASSERT_EQ(0, put_whiteout(self->t.l[1], "sub"));
+	ASSERT_EQ(0, put_dir(self->t.l[2], "sub"));
+	ASSERT_EQ(0, put_dir(self->t.l[0], "sub2"));
+	ASSERT_EQ(0, put_file(self->t.l[0], "sub2/top", "t", 0644));
+	ASSERT_EQ(0, put_whiteout(self->t.l[1], "sub2"));
+	ASSERT_EQ(0, put_dir(self->t.l[2], "sub2"));
+	ASSERT_EQ(0, put_file(self->t.l[2], "sub2/bottom", "b", 0644));
+	ASSERT_EQ(0, mount_both(&self->t, 3));
+
+	tree = same_tree(_metadata, &self->t);
+	EXPECT_FALSE(has_line(tree, "/d/f"));
+	EXPECT_NE(NULL, strstr(tree, "/d/g mode=100644 uid=0 gid=0 size=5 "));
+	EXPECT_FALSE(has_line(tree, "/sub"));
+	EXPECT_TRUE(has_line(tree, "/sub2/top"));
+	EXPECT_FALSE(has_line(tree, "/sub2/bottom"));
+	free(tree);
+}
+
+/* Reads every name of an open directory with getdents64 calls of bufsize bytes. */
+static int list_dir(int fd, size_t bufsize, char names[][32], long *offs, int max)
+{
+	char buf[4096];
+	int n = 0;
+
+	for (;;) {
+		long len = syscall(__NR_getdents64, fd, buf, bufsize), pos = 0;
+
+		if (len < 0)
+			return -errno;
+		if (len == 0)
+			return n;
+		while (pos < len && n < max) {
+			struct {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (void *)(buf + pos);
+
+			snprintf(names[n], 32, "%s", d->name);
+			offs[n++] = d->off;
+			pos += d->reclen;
+		}
+		if (n == max)
+			return n;
+	}
+}
+
+/*
+ * Merged readdir: every name once, . and .. once, and offsets that stay valid
+ * across getdents calls and for seekdir on the same open directory.
+ */
+TEST_F(union_fs, readdir_offsets)
+{
+	static char names[512][32], again[512][32];
+	static long offs[512], offs2[512];
+	char p[PATH_LEN], name[32];
+	int i, j, n, m, fd, dots, dotdots;
+	const char *mnt[2] = { self->t.u, self->t.o };
+	int counts[2];
+
+	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "d"));
+	for (i = 0; i < 150; i++) {
+		snprintf(name, sizeof(name), "d/f%03d", i);
+		if (i < 100)
+			ASSERT_EQ(0, put_file(self->t.l[0], name, "top", 0644));
+		if (i >= 50)
+			ASSERT_EQ(0, put_file(self->t.l[1], name, "bottom", 0644));
+	}
+	ASSERT_EQ(0, put_whiteout(self->t.l[0], "d/f149"));
+	ASSERT_EQ(0, mount_both(&self->t, 2));
+
+	for (j = 0; j < 2; j++) {
+		fd = open(pathf(p, "%s/d", mnt[j]), O_RDONLY | O_DIRECTORY);
+		ASSERT_LE(0, fd);
+		/* Small buffers: many getdents calls. */
+		n = list_dir(fd, 200, names, offs, 512);
+		ASSERT_LT(0, n);
+		counts[j] = n;
+		dots = 0;
+		dotdots = 0;
+		for (i = 0; i < n; i++) {
+			int k;
+
+			dots += !strcmp(names[i], ".");
+			dotdots += !strcmp(names[i], "..");
+			for (k = 0; k < i; k++)
+				EXPECT_STRNE(names[k], names[i]);
+		}
+		EXPECT_EQ(1, dots);
+		EXPECT_EQ(1, dotdots);
+		/* 149 files and the dots: f149 is whited out. */
+		EXPECT_EQ(151, n);
+
+		/* Seek back to any returned offset and read on: the same entries follow. */
+		for (i = 0; i < n; i += 37) {
+			ASSERT_EQ(offs[i], lseek(fd, offs[i], SEEK_SET));
+			m = list_dir(fd, 512, again, offs2, 512);
+			ASSERT_EQ(n - i - 1, m);
+			if (m > 0) {
+				EXPECT_STREQ(names[i + 1], again[0]);
+				EXPECT_STREQ(names[n - 1], again[m - 1]);
+			}
+		}
+		/* Rewind: everything again. */
+		ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+		EXPECT_EQ(n, list_dir(fd, 4096, again, offs2, 512));
+		close(fd);
+	}
+	EXPECT_EQ(counts[1], counts[0]);
+}
+
+/* telldir()/seekdir() through the C library, on the same open directory. */
+TEST_F(union_fs, telldir_seekdir)
+{
+	char p[PATH_LEN], name[32], first[256] = "";
+	struct dirent *d;
+	long where;
+	DIR *dir;
+	int i;
+
+	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "d"));
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "d/%s%02d", i % 2 ? "odd" : "even", i);
+		ASSERT_EQ(0, put_file(self->t.l[i % 2], name, "x", 0644));
+	}
+	ASSERT_EQ(0, mount_both(&self->t, 2));
+
+	dir = opendir(pathf(p, "%s/d", self->t.u));
+	ASSERT_NE(NULL, dir);
+	for (i = 0; i < 17; i++)
+		ASSERT_NE(NULL, readdir(dir));
+	where = telldir(dir);
+	d = readdir(dir);
+	ASSERT_NE(NULL, d);
+	snprintf(first, sizeof(first), "%s", d->d_name);
+	for (i = 0; readdir(dir); i++)
+		;
+	EXPECT_EQ(42 - 18, i);
+	seekdir(dir, where);
+	d = readdir(dir);
+	ASSERT_NE(NULL, d);
+	EXPECT_STREQ(first, d->d_name);
+	closedir(dir);
+}
+
+/* Regular files read through: read, pread, lseek, sendfile-style splice, mmap. */
+TEST_F(union_fs, file_read)
+{
+	char p[PATH_LEN], buf[8192], big[8192];
+	const char *mnt[2] = { self->t.u, self->t.o };
+	int i, j, fd;
+	char *map;
+
+	for (i = 0; i < (int)sizeof(big) - 1; i++)
+		big[i] = 'a' + i % 26;
+	big[sizeof(big) - 1] = 0;
+	ASSERT_EQ(0, put_file(self->t.l[1], "big", big, 0644));
+	ASSERT_EQ(0, put_file(self->t.l[0], "small", "hello", 0444));
+	ASSERT_EQ(0, mount_both(&self->t, 2));
+
+	for (j = 0; j < 2; j++) {
+		fd = open(pathf(p, "%s/big", mnt[j]), O_RDONLY);
+		ASSERT_LE(0, fd);
+		EXPECT_EQ((off_t)strlen(big), lseek(fd, 0, SEEK_END));
+		EXPECT_EQ(100, lseek(fd, 100, SEEK_SET));
+		EXPECT_EQ(10, read(fd, buf, 10));
+		EXPECT_EQ(0, memcmp(buf, big + 100, 10));
+		EXPECT_EQ(110, lseek(fd, 0, SEEK_CUR));
+		EXPECT_EQ(26, pread(fd, buf, 26, 26 * 100));
+		EXPECT_EQ(0, memcmp(buf, "abcdefghijklmnopqrstuvwxyz", 26));
+		map = mmap(NULL, 8191, PROT_READ, MAP_PRIVATE, fd, 0);
+		ASSERT_NE(MAP_FAILED, map);
+		EXPECT_EQ(0, memcmp(map, big, 8191));
+		munmap(map, 8191);
+		/* A read-only union: no writing. */
+		EXPECT_EQ(-1, open(pathf(p, "%s/big", mnt[j]), O_WRONLY));
+		EXPECT_EQ(EROFS, errno);
+		EXPECT_EQ(-1, open(pathf(p, "%s/new", mnt[j]), O_CREAT | O_WRONLY, 0644));
+		EXPECT_EQ(EROFS, errno);
+		EXPECT_EQ(-1, mkdir(pathf(p, "%s/newdir", mnt[j]), 0755));
+		EXPECT_EQ(EROFS, errno);
+		close(fd);
+		ASSERT_EQ(0, read_file(pathf(p, "%s/small", mnt[j]), buf, sizeof(buf)));
+		EXPECT_STREQ("hello", buf);
+	}
+}
+
+/* st_dev and st_ino, on one filesystem and on several, as overlayfs shows them. */
+TEST_F(union_fs, stat_dev_ino)
+{
+	const char *mnt[2] = { self->t.u, self->t.o };
+	char p[PATH_LEN];
+	struct stat root, dir, f0, f1, real0, mp;
+	dev_t unrelated[2];
+	int j, i;
+
+	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
+	ASSERT_EQ(0, put_file(self->t.l[0], "f0", "0", 0644));
+	ASSERT_EQ(0, put_file(self->t.l[1], "f1", "1", 0644));
+	ASSERT_EQ(0, stat(pathf(p, "%s/f0", self->t.l[0]), &real0));
+	ASSERT_EQ(0, mount_both(&self->t, 2));
+
+	/* All layers on one tmpfs: the union's device, the real inode numbers. */
+	for (j = 0; j < 2; j++) {
+		ASSERT_EQ(0, stat(mnt[j], &root));
+		ASSERT_EQ(0, stat(pathf(p, "%s/d", mnt[j]), &dir));
+		ASSERT_EQ(0, stat(pathf(p, "%s/f0", mnt[j]), &f0));
+		ASSERT_EQ(0, stat(pathf(p, "%s/f1", mnt[j]), &f1));
+		EXPECT_EQ(root.st_dev, dir.st_dev);
+		EXPECT_EQ(root.st_dev, f0.st_dev);
+		EXPECT_EQ(root.st_dev, f1.st_dev);
+		EXPECT_NE(real0.st_dev, f0.st_dev);
+		EXPECT_EQ(real0.st_ino, f0.st_ino);
+		/* A merged directory has one link, as overlayfs says. */
+		EXPECT_EQ(1, root.st_nlink);
+	}
+	ASSERT_EQ(0, sys_umount(self->t.u));
+	self->t.u_mounted = false;
+	ASSERT_EQ(0, sys_umount(self->t.o));
+	self->t.o_mounted = false;
+
+	/* Each layer on a tmpfs of its own. */
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, sys_mount("tmpfs", self->t.l[i], "tmpfs", 0, NULL));
+		self->t.extra_tmpfs = i + 1;
+		ASSERT_EQ(0, put_dir(self->t.l[i], "d"));
+		ASSERT_EQ(0, put_file(self->t.l[i], i ? "f1" : "f0", "x", 0644));
+		ASSERT_EQ(0, put_file(self->t.l[i], i ? "g1" : "g0", "y", 0644));
+		ASSERT_EQ(0, stat(self->t.l[i], &mp));
+		unrelated[i] = mp.st_dev;
+	}
+	ASSERT_EQ(0, mount_both(&self->t, 2));
+	for (j = 0; j < 2; j++) {
+		struct stat g0, g1;
+
+		ASSERT_EQ(0, stat(mnt[j], &root));
+		ASSERT_EQ(0, stat(pathf(p, "%s/d", mnt[j]), &dir));
+		ASSERT_EQ(0, stat(pathf(p, "%s/f0", mnt[j]), &f0));
+		ASSERT_EQ(0, stat(pathf(p, "%s/f1", mnt[j]), &f1));
+		ASSERT_EQ(0, stat(pathf(p, "%s/g0", mnt[j]), &g0));
+		ASSERT_EQ(0, stat(pathf(p, "%s/g1", mnt[j]), &g1));
+		/* Directories: the union's device. */
+		EXPECT_EQ(root.st_dev, dir.st_dev);
+		/* Files: one device per layer filesystem, neither the union's nor the real. */
+		EXPECT_NE(root.st_dev, f0.st_dev);
+		EXPECT_NE(f0.st_dev, f1.st_dev);
+		EXPECT_EQ(f0.st_dev, g0.st_dev);
+		EXPECT_EQ(f1.st_dev, g1.st_dev);
+		EXPECT_NE(unrelated[0], f0.st_dev);
+		EXPECT_NE(unrelated[1], f1.st_dev);
+	}
+}
+
+/* Copies fmt to out with @1..@8 replaced by args[0..7]. */
+static char *subst(char *out, size_t size, const char *fmt, const char *args[8])
+{
+	size_t n = 0;
+
+	for (; *fmt && n + 1 < size; fmt++) {
+		if (fmt[0] == '@' && fmt[1] >= '1' && fmt[1] <= '8') {
+			n += snprintf(out + n, size - n, "%s", args[fmt[1] - '1']);
+			fmt++;
+		} else {
+			out[n++] = *fmt;
+		}
+		if (n >= size)
+			n = size - 1;
+	}
+	out[n] = 0;
+	return out;
+}
+
+/* Bad options fail on both, with the same error; unionfs explains in the log. */
+TEST_F(union_fs, bad_options)
+{
+	char file[PATH_LEN], nested[PATH_LEN];
+	struct {
+		const char *fmt;
+		int expect;	/* 0: whatever overlayfs says */
+	} cases[] = {
+		{ "", EINVAL },				/* no lowerdir */
+		{ "lowerdir=@1", EINVAL },		/* one lower layer, no upper */
+		{ "lowerdir=", EINVAL },
+		{ "lowerdir=:@1:@2", EINVAL },
+		{ "lowerdir=@1:@2:", EINVAL },
+		{ "lowerdir=@1::@2", EINVAL },		/* data-only layers */
+		{ "lowerdir=@1:@3", EINVAL },		/* not a directory */
+		{ "lowerdir=@1:@2/none", ENOENT },
+		{ "lowerdir=@1:@2,bogus=1", EINVAL },
+		{ "lowerdir=@1:@2,bogus", EINVAL },
+		{ "lowerdir=@1:@1", 0 },		/* the same layer twice */
+		{ "lowerdir=@1:@4", 0 },		/* one layer inside another */
+	};
+	const char *args[8] = { self->t.l[0], self->t.l[1], file, nested, "", "", "", "" };
+	char opts[4 * PATH_LEN];
+	unsigned int i;
+	int eu, eo;
+
+	ASSERT_EQ(0, put_file(self->t.l[2], "file", "f", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[0], "nested"));
+	pathf(file, "%s/file", self->t.l[2]);
+	pathf(nested, "%s/nested", self->t.l[0]);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		subst(opts, sizeof(opts), cases[i].fmt, args);
+		eu = sys_mount("unionfs", self->t.u, "unionfs", 0, opts);
+		eo = sys_mount("overlay", self->t.o, "overlay", 0, opts);
+		if (!eu)
+			sys_umount(self->t.u);
+		if (!eo)
+			sys_umount(self->t.o);
+		EXPECT_EQ(eo, eu) TH_LOG("options '%s': unionfs %d, overlayfs %d", opts, eu, eo);
+		EXPECT_NE(0, eu) TH_LOG("options '%s' mounted", opts);
+		if (cases[i].expect)
+			EXPECT_EQ(-cases[i].expect, eu) TH_LOG("options '%s'", opts);
+	}
+}
+
+/*
+ * upperdir and workdir are checked as overlayfs checks them, with its
+ * errors. A valid writable union is refused for now: only read-only unions
+ * are implemented, and a workdir without upperdir is ignored, as overlayfs
+ * does.
+ */
+TEST_F(union_fs, upper_work_options)
+{
+	char up[PATH_LEN], work[PATH_LEN], file[PATH_LEN], p[PATH_LEN];
+	const char *args[8] = { self->t.l[0], self->t.l[1], file, "", up, work,
+				self->t.other, self->t.robind };
+	struct {
+		const char *fmt;
+		int expect;
+	} cases[] = {
+		{ "lowerdir=@1:@2,upperdir=@5", EINVAL },		/* no workdir */
+		{ "upperdir=@5,workdir=@6", EINVAL },			/* no lowerdir */
+		{ "lowerdir=@1,upperdir=@5,workdir=@5", EINVAL },	/* the same */
+		{ "lowerdir=@1,upperdir=@5,workdir=@5/w", EINVAL },	/* work in upper */
+		{ "lowerdir=@1,upperdir=@6/u,workdir=@6", EINVAL },	/* upper in work */
+		{ "lowerdir=@1,upperdir=@5,workdir=@7", EINVAL },	/* other mount */
+		{ "lowerdir=@1,upperdir=@8,workdir=@6", EINVAL },	/* read-only */
+		{ "lowerdir=@1,upperdir=@5,workdir=@8", EINVAL },	/* read-only */
+		{ "lowerdir=@1,upperdir=@5/none,workdir=@6", ENOENT },
+		{ "lowerdir=@1,upperdir=@3,workdir=@6", EINVAL },	/* a file */
+		{ "lowerdir=@1,workdir=@6", EINVAL },	/* ignored: one lower layer */
+	};
+	char opts[4 * PATH_LEN], msg[512];
+	unsigned int i;
+	int eu, eo, fd;
+	ssize_t n;
+
+	pathf(up, "%s/up", self->t.base);
+	pathf(work, "%s/work", self->t.base);
+	pathf(file, "%s/file", self->t.base);
+	ASSERT_EQ(0, mkdir(up, 0755));
+	ASSERT_EQ(0, mkdir(pathf(p, "%s/w", up), 0755));
+	ASSERT_EQ(0, mkdir(work, 0755));
+	ASSERT_EQ(0, mkdir(pathf(p, "%s/u", work), 0755));
+	ASSERT_EQ(0, put_file(self->t.base, "file", "f", 0644));
+	pathf(p, "%s/other", self->t.base);
+	ASSERT_EQ(0, mkdir(p, 0755));
+	ASSERT_EQ(0, sys_mount("tmpfs", p, "tmpfs", 0, NULL));
+	snprintf(self->t.other, sizeof(self->t.other), "%s", p);
+	pathf(p, "%s/robind", self->t.base);
+	ASSERT_EQ(0, mkdir(p, 0755));
+	ASSERT_EQ(0, sys_mount(up, p, NULL, MS_BIND, NULL));
+	snprintf(self->t.robind, sizeof(self->t.robind), "%s", p);
+	ASSERT_EQ(0, sys_mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL));
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		subst(opts, sizeof(opts), cases[i].fmt, args);
+		eu = sys_mount("unionfs", self->t.u, "unionfs", 0, opts);
+		eo = sys_mount("overlay", self->t.o, "overlay", 0, opts);
+		if (!eu)
+			sys_umount(self->t.u);
+		if (!eo)
+			sys_umount(self->t.o);
+		EXPECT_EQ(eo, eu) TH_LOG("options '%s': unionfs %d, overlayfs %d", opts, eu, eo);
+		EXPECT_EQ(-cases[i].expect, eu) TH_LOG("options '%s'", opts);
+	}
+
+	/* A workdir without upperdir is ignored: a read-only union. */
+	subst(opts, sizeof(opts), "lowerdir=@1:@2,workdir=@6", args);
+	EXPECT_EQ(0, sys_mount("unionfs", self->t.u, "unionfs", 0, opts));
+	EXPECT_EQ(0, sys_mount("overlay", self->t.o, "overlay", 0, opts));
+	EXPECT_EQ(0, sys_umount(self->t.u));
+	EXPECT_EQ(0, sys_umount(self->t.o));
+
+	/* Valid for overlayfs; unionfs says writable unions are not there yet. */
+	subst(opts, sizeof(opts), "lowerdir=@1,upperdir=@5,workdir=@6", args);
+	EXPECT_EQ(0, sys_mount("overlay", self->t.o, "overlay", 0, opts));
+	EXPECT_EQ(0, sys_umount(self->t.o));
+	fd = syscall(__NR_fsopen, "unionfs", FSOPEN_CLOEXEC);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, syscall(__NR_fsconfig, fd, FSCONFIG_SET_STRING, "lowerdir", args[0], 0));
+	EXPECT_EQ(0, syscall(__NR_fsconfig, fd, FSCONFIG_SET_STRING, "upperdir", up, 0));
+	EXPECT_EQ(0, syscall(__NR_fsconfig, fd, FSCONFIG_SET_STRING, "workdir", work, 0));
+	EXPECT_EQ(-1, syscall(__NR_fsconfig, fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0));
+	EXPECT_EQ(EINVAL, errno);
+	n = read(fd, msg, sizeof(msg) - 1);
+	ASSERT_LT(0, n);
+	msg[n] = 0;
+	EXPECT_NE(NULL, strstr(msg, "not supported yet")) TH_LOG("log: %s", msg);
+	close(fd);
+}
+
+/* fsopen(): the error and its explanation in the context's log. */
+TEST_F(union_fs, bad_options_log)
+{
+	char msg[512];
+	int fd;
+	ssize_t n;
+
+	fd = syscall(__NR_fsopen, "unionfs", FSOPEN_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, syscall(__NR_fsconfig, fd, FSCONFIG_SET_STRING, "lowerdir",
+			     self->t.l[0], 0));
+	EXPECT_EQ(-1, syscall(__NR_fsconfig, fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0));
+	EXPECT_EQ(EINVAL, errno);
+	n = read(fd, msg, sizeof(msg) - 1);
+	ASSERT_LT(0, n);
+	msg[n] = 0;
+	EXPECT_EQ(0, strncmp(msg, "e unionfs: ", 11)) TH_LOG("log: %s", msg);
+	EXPECT_NE(NULL, strstr(msg, "at least 2 lowerdir")) TH_LOG("log: %s", msg);
+	close(fd);
+
+	fd = syscall(__NR_fsopen, "unionfs", FSOPEN_CLOEXEC);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, syscall(__NR_fsconfig, fd, FSCONFIG_SET_STRING, "lowerdir",
+			      "/nonexistent/path", 0));
+	EXPECT_EQ(ENOENT, errno);
+	n = read(fd, msg, sizeof(msg) - 1);
+	ASSERT_LT(0, n);
+	msg[n] = 0;
+	EXPECT_NE(NULL, strstr(msg, "/nonexistent/path")) TH_LOG("log: %s", msg);
+	EXPECT_EQ(-1, syscall(__NR_fsconfig, fd, FSCONFIG_SET_FLAG, "nosuchoption", NULL, 0));
+	EXPECT_EQ(EINVAL, errno);
+	close(fd);
+}
+
+/* Only a privileged user mounts a union. */
+TEST_F(union_fs, unprivileged)
+{
+	char opts[PATH_LEN];
+	pid_t pid;
+	int status;
+
+	lower_opts(&self->t, 2, opts);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		if (sys_mount("unionfs", self->t.u, "unionfs", 0, opts) != -EPERM)
+			_exit(3);
+		/* Nor from a user namespace of its own. */
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0 &&
+		    sys_mount("unionfs", self->t.u, "unionfs", 0, opts) != -EPERM)
+			_exit(4);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/*
+ * Changing a layer directly while mounted: new names show at the next lookup,
+ * removed ones go, and nothing breaks. (overlayfs leaves this undefined.)
+ */
+TEST_F(union_fs, layer_changed_underneath)
+{
+	char p[PATH_LEN], buf[64];
+	struct stat st;
+	int fd, i;
+
+	ASSERT_EQ(0, put_file(self->t.l[0], "a", "top", 0644));
+	ASSERT_EQ(0, put_file(self->t.l[1], "a", "bottom", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "d"));
+	ASSERT_EQ(0, mount_both(&self->t, 2));
+
+	EXPECT_EQ(-1, stat(pathf(p, "%s/new", self->t.u), &st));
+	ASSERT_EQ(0, put_file(self->t.l[1], "new", "n", 0644));
+	EXPECT_EQ(0, stat(pathf(p, "%s/new", self->t.u), &st));
+	ASSERT_EQ(0, put_file(self->t.l[0], "d2", "x", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
+	ASSERT_EQ(0, put_file(self->t.l[0], "d/in_top", "t", 0644));
+	EXPECT_EQ(0, stat(pathf(p, "%s/d/in_top", self->t.u), &st));
+
+	/* An open file keeps reading the object it opened. */
+	fd = open(pathf(p, "%s/a", self->t.u), O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, unlink(pathf(p, "%s/a", self->t.l[0])));
+	ASSERT_EQ(0, read_file(pathf(p, "%s/a", self->t.u), buf, sizeof(buf)));
+	EXPECT_STREQ("bottom", buf);
+	EXPECT_EQ(3, pread(fd, buf, sizeof(buf), 0));
+	close(fd);
+
+	/* A whiteout added below hides at once. */
+	ASSERT_EQ(0, put_whiteout(self->t.l[0], "new"));
+	EXPECT_EQ(-1, stat(pathf(p, "%s/new", self->t.u), &st));
+	EXPECT_EQ(ENOENT, errno);
+
+	/* Churn under an open directory while reading it. */
+	fd = open(pathf(p, "%s/d", self->t.u), O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < 50; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "d/churn%d", i);
+		ASSERT_EQ(0, put_file(self->t.l[i % 2], name, "c", 0644));
+		lseek(fd, 0, SEEK_SET);
+		ASSERT_LE(0, syscall(__NR_getdents64, fd, p, sizeof(p)));
+		if (i % 3 == 0)
+			ASSERT_EQ(0, unlink(pathf(p, "%s/%s", self->t.l[i % 2], name)));
+	}
+	close(fd);
+}
+
+/* Names longer than the layers allow fail alike; . and .. walk as in any tree. */
+TEST_F(union_fs, long_names_and_dots)
+{
+	const char *mnt[2] = { self->t.u, self->t.o };
+	char p[PATH_LEN], name[300];
+	struct stat st, parent;
+	int j, err[2];
+
+	memset(name, 'n', 256);
+	name[256] = 0;
+	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "d"));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "d/e"));
+	ASSERT_EQ(0, mount_both(&self->t, 2));
+	for (j = 0; j < 2; j++) {
+		err[j] = stat(pathf(p, "%s/%s", mnt[j], name), &st) ? errno : 0;
+		ASSERT_EQ(0, stat(pathf(p, "%s/d/e/../..", mnt[j]), &st));
+		ASSERT_EQ(0, stat(mnt[j], &parent));
+		EXPECT_EQ(parent.st_ino, st.st_ino);
+		EXPECT_EQ(parent.st_dev, st.st_dev);
+		ASSERT_EQ(0, stat(pathf(p, "%s/d/./e/.", mnt[j]), &st));
+		EXPECT_TRUE(S_ISDIR(st.st_mode));
+	}
+	EXPECT_EQ(ENAMETOOLONG, err[0]);
+	EXPECT_EQ(err[1], err[0]);
+}
+
+static bool time_left(const struct timespec *end)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec < end->tv_sec ||
+	       (now.tv_sec == end->tv_sec && now.tv_nsec < end->tv_nsec);
+}
+
+/* Reads every file of the union below dir; contents must be ones the layers hold. */
+static int churn_reader(const char *dir, const struct timespec *end)
+{
+	char p[PATH_LEN], buf[64];
+	struct dirent *d;
+	DIR *dp;
+	int bad = 0;
+
+	while (time_left(end)) {
+		dp = opendir(dir);
+		if (!dp)
+			return 1;
+		while ((d = readdir(dp))) {
+			if (d->d_name[0] == '.')
+				continue;
+			if (read_file(pathf(p, "%s/%s", dir, d->d_name), buf, sizeof(buf)))
+				continue;	/* gone, or a directory */
+			if (strcmp(buf, "top") && strcmp(buf, "bottom") && strcmp(buf, "moved"))
+				bad++;
+		}
+		rewinddir(dp);
+		while (readdir(dp))
+			;
+		closedir(dp);
+	}
+	return bad ? 2 : 0;
+}
+
+/* Changes a layer directly: files, whiteouts, directories, renames, opaque marks. */
+static int churn_changer(const char *layer, int seed, const struct timespec *end)
+{
+	char p[PATH_LEN], q[PATH_LEN], name[32];
+	unsigned int r = seed;
+	int i;
+
+	while (time_left(end)) {
+		r = r * 1103515245 + 12345;
+		i = (r >> 8) % 16;
+		snprintf(name, sizeof(name), "d/f%d", i);
+		switch ((r >> 16) % 6) {
+		case 0:
+			/* Files appear whole: written aside, then renamed in. */
+			put_file(layer, "stage", seed ? "bottom" : "top", 0644);
+			rename(pathf(p, "%s/stage", layer), pathf(q, "%s/%s", layer, name));
+			break;
+		case 1:
+			unlink(pathf(p, "%s/%s", layer, name));
+			break;
+		case 2:
+			put_whiteout(layer, name);
+			break;
+		case 3:
+			mkdir(pathf(p, "%s/%s", layer, name), 0755);
+			rmdir(p);
+			break;
+		case 4:
+			put_file(layer, "stage", "moved", 0644);
+			rename(pathf(p, "%s/stage", layer), pathf(q, "%s/%s", layer, name));
+			break;
+		case 5:
+			if (r & 1)
+				put_xattr(layer, "d", "trusted.overlay.opaque", "y");
+			else
+				removexattr(pathf(p, "%s/d", layer), "trusted.overlay.opaque");
+			break;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Stress: readers of the union while both layers change directly. Nothing
+ * may crash, warn or deadlock (lockdep and KASAN watch), what is read must
+ * be data the layers hold, and afterwards the union (with everything it
+ * cached) shows exactly what a fresh union of the layers shows, every name
+ * it lists can be looked up. (overlayfs is no oracle here: it lists the
+ * whiteouts of a directory that only one layer holds.)
+ */
+TEST_F(union_fs, stress_layer_churn)
+{
+	struct timespec end;
+	char p[PATH_LEN];
+	pid_t pids[6];
+	int i, status, n = 0;
+	char *tree;
+
+	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "d"));
+	for (i = 0; i < 16; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "d/f%d", i);
+		ASSERT_EQ(0, put_file(self->t.l[i % 2], name, i % 2 ? "bottom" : "top", 0644));
+	}
+	ASSERT_EQ(0, sys_mount("unionfs", self->t.u, "unionfs", 0,
+			       lower_opts(&self->t, 2, p)));
+	self->t.u_mounted = true;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += 4;
+	for (i = 0; i < 6; i++) {
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (!pids[i]) {
+			if (i < 2)
+				_exit(churn_changer(self->t.l[i], i, &end));
+			_exit(churn_reader(pathf(p, "%s/d", self->t.u), &end));
+		}
+	}
+	for (i = 0; i < 6; i++) {
+		ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status));
+		EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("worker %d", i);
+		n++;
+	}
+	EXPECT_EQ(6, n);
+
+	/* A fresh union where the overlayfs mount usually is. */
+	ASSERT_EQ(0, sys_mount("unionfs", self->t.o, "unionfs", 0, lower_opts(&self->t, 2, p)));
+	self->t.o_mounted = true;
+	tree = same_tree(_metadata, &self->t);
+	EXPECT_EQ(NULL, strstr(tree, "error")) TH_LOG("%s", tree);
+	free(tree);
+}
+
+/* A read-only union stays read-only: remounting it read-write fails. */
+TEST_F(union_fs, remount)
+{
+	const char *mnt[2] = { self->t.u, self->t.o };
+	char p[PATH_LEN];
+	int j;
+
+	ASSERT_EQ(0, put_file(self->t.l[1], "f", "f", 0644));
+	ASSERT_EQ(0, mount_both(&self->t, 2));
+	for (j = 0; j < 2; j++) {
+		EXPECT_EQ(-EROFS, sys_mount(NULL, mnt[j], NULL, MS_REMOUNT, NULL));
+		EXPECT_EQ(0, sys_mount(NULL, mnt[j], NULL, MS_REMOUNT | MS_RDONLY, NULL));
+		EXPECT_EQ(-1, open(pathf(p, "%s/f", mnt[j]), O_WRONLY));
+		EXPECT_EQ(EROFS, errno);
+	}
+}
+
+/* A union in use does not unmount; once closed it does. */
+TEST_F(union_fs, unmount_busy)
+{
+	char p[PATH_LEN];
+	int fd;
+
+	ASSERT_EQ(0, put_file(self->t.l[1], "f", "f", 0644));
+	ASSERT_EQ(0, mount_both(&self->t, 2));
+	fd = open(pathf(p, "%s/f", self->t.u), O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EBUSY, sys_umount(self->t.u));
+	close(fd);
+	EXPECT_EQ(0, sys_umount(self->t.u));
+	self->t.u_mounted = false;
+}
+
+TEST_HARNESS_MAIN
