@@ -34,12 +34,13 @@ int main(void)
 	printf("guest output: ");
 	for (;;) {
 		struct kvm_run *run = vcpu.run;
-		uint8_t *data = vcpu_io_data(&vcpu);
+		uint8_t *data;
 
 		if (vcpu_run(&vcpu)) {
 			perror("KVM_RUN");
 			return 1;
 		}
+		data = vcpu_io_data(&vcpu);
 		if (run->exit_reason != KVM_EXIT_IO)
 			break;
 		if (run->io.direction == KVM_EXIT_IO_IN) {

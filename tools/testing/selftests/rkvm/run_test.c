@@ -433,6 +433,15 @@ TEST_F(guest, fail_entry)
 	EXPECT_EQ(0xffffffffULL, self->vcpu.run->fail_entry.hardware_entry_failure_reason);
 }
 
+/* Executing outside every memory slot cannot be emulated: KVM_EXIT_INTERNAL_ERROR. */
+TEST_F(guest, internal_error)
+{
+	ASSERT_EQ(0, vcpu_protected_mode(&self->vcpu, 0, 0, 0, 0, 0));
+	ASSERT_EQ(0, vcpu_set_entry(&self->vcpu, 0xd0000000, 0x8000));
+	ASSERT_EQ(KVM_EXIT_INTERNAL_ERROR, run_guest(&self->vcpu, &self->trace));
+	EXPECT_EQ(KVM_INTERNAL_ERROR_EMULATION, self->vcpu.run->internal.suberror);
+}
+
 /* A guest trying to reach the host: every attempt faults in the guest. */
 TEST_F(guest, hostile_guest)
 {
