@@ -76,7 +76,7 @@ fn read_msr(regs: &Registers, msr: u32) -> Option<u64> {
         MSR_SYSENTER_ESP => save.sysenter_esp,
         MSR_SYSENTER_EIP => save.sysenter_eip,
         MSR_PAT => save.g_pat,
-        MSR_APIC_BASE => regs.sregs().apic_base,
+        MSR_APIC_BASE => regs.apic_base(),
         _ => return None,
     })
 }

@@ -322,6 +322,16 @@ impl Registers {
         };
     }
 
+    /// `CR8`, as `KVM_SET_SREGS` set it.
+    pub(crate) fn cr8(&self) -> u64 {
+        self.cr8
+    }
+
+    /// The APIC base, as `KVM_SET_SREGS` set it.
+    pub(crate) fn apic_base(&self) -> u64 {
+        self.apic_base
+    }
+
     /// Whether the guest has paging on.
     pub(crate) fn paging(&self) -> bool {
         self.cr0 & CR0_PG != 0

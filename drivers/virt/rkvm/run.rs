@@ -271,8 +271,7 @@ impl VcpuState {
             &u8::from(if_flag && !shadow),
         )?;
         run_page.write(run::FLAGS, &0u16)?;
-        let sregs = self.regs.sregs();
-        run_page.write(run::CR8, &sregs.cr8)?;
-        run_page.write(run::APIC_BASE, &sregs.apic_base)
+        run_page.write(run::CR8, &self.regs.cr8())?;
+        run_page.write(run::APIC_BASE, &self.regs.apic_base())
     }
 }

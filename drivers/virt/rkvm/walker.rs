@@ -97,6 +97,7 @@ enum Format {
 }
 
 /// One level's entry, and where it lives.
+#[derive(Clone, Copy, Default)]
 struct Entry {
     gpa: u64,
     value: u64,
@@ -127,7 +128,8 @@ pub(crate) fn walk(vm: &Vm, regs: &Registers, gva: u64, kind: AccessKind) -> Res
     let mut write = true;
     let mut user = true;
     let mut nx = false;
-    let mut entries = KVec::with_capacity(levels as usize, GFP_KERNEL)?;
+    // The entries walked, root first: at most four levels.
+    let mut entries = [Entry::default(); 4];
     let fault = |present: bool, rsvd: bool| {
         let mut e = kind.error_code(nxe);
         if present {
@@ -138,7 +140,7 @@ pub(crate) fn walk(vm: &Vm, regs: &Registers, gva: u64, kind: AccessKind) -> Res
         }
         Ok(Walk::Fault(e))
     };
-    for level in (1..=levels).rev() {
+    for (walked, level) in (1..=levels).rev().enumerate() {
         let (index, wide) = match format {
             Format::Bits32 => ((gva >> (12 + 10 * (level - 1))) & 1023, false),
             Format::Pae if level == 3 => ((gva >> 30) & 3, true),
@@ -164,7 +166,7 @@ pub(crate) fn walk(vm: &Vm, regs: &Registers, gva: u64, kind: AccessKind) -> Res
             user &= value & PTE_U != 0;
             nx |= wide && value & PTE_NX != 0;
         }
-        entries.push(Entry { gpa, value, wide }, GFP_KERNEL)?;
+        entries[walked] = Entry { gpa, value, wide };
         let large = !pae_root
             && value & PTE_PS != 0
             && match format {
@@ -181,7 +183,17 @@ pub(crate) fn walk(vm: &Vm, regs: &Registers, gva: u64, kind: AccessKind) -> Res
         }
         if large || level == 1 {
             let gpa = leaf_address(format, level, value, gva);
-            return finish(vm, regs, kind, entries, gpa, write, user, nx, nxe);
+            return finish(
+                vm,
+                regs,
+                kind,
+                &entries[..=walked],
+                gpa,
+                write,
+                user,
+                nx,
+                nxe,
+            );
         }
         table = if wide {
             value & ADDR_MASK
@@ -212,7 +224,7 @@ fn finish(
     vm: &Vm,
     regs: &Registers,
     kind: AccessKind,
-    entries: KVec<Entry>,
+    entries: &[Entry],
     gpa: u64,
     write: bool,
     user: bool,

@@ -199,26 +199,27 @@ impl Root {
         core::mem::take(&mut self.flush)
     }
 
-    /// The index of `va` in each level, from the root down.
-    fn indexes(&self, va: u64) -> Result<KVec<usize>> {
+    /// The index of `va` in each level, from the root down: the first `levels` of the array.
+    fn indexes(&self, va: u64) -> Result<([usize; 4], usize)> {
         let levels = match self.format {
             Format::Pae if va >> 32 == 0 => 3,
             // Canonical: bits 63..47 all equal.
             Format::LongMode if ((va as i64) << 16 >> 16) as u64 == va => 4,
             _ => return Err(EINVAL),
         };
-        let mut indexes = KVec::with_capacity(levels, GFP_KERNEL)?;
-        for level in (1..=levels).rev() {
-            indexes.push(((va >> (12 + 9 * (level - 1))) & 511) as usize, GFP_KERNEL)?;
+        let mut indexes = [0; 4];
+        for (i, level) in (1..=levels).rev().enumerate() {
+            indexes[i] = ((va >> (12 + 9 * (level - 1))) & 511) as usize;
         }
-        Ok(indexes)
+        Ok((indexes, levels))
     }
 
     /// Maps the 4 KiB guest-virtual page at `va` to `page`, with `access`, replacing what was
     /// there. Returns the number of tables it had to make. `EINVAL` if `va` is outside what
     /// the format addresses.
     pub fn map(&mut self, va: u64, page: Arc<PinnedPage>, access: Access) -> Result<usize> {
-        let indexes = self.indexes(va)?;
+        let (indexes, levels) = self.indexes(va)?;
+        let indexes = &indexes[..levels];
         // PAE root entries may only have the present bit; upper levels allow everything, the
         // leaf decides.
         let upper = if self.format == Format::Pae {
@@ -246,7 +247,8 @@ impl Root {
 
     /// The leaf entry mapping `va`, if any: the page's physical address and access bits.
     pub fn lookup(&self, va: u64) -> Option<u64> {
-        let indexes = self.indexes(va).ok()?;
+        let (indexes, levels) = self.indexes(va).ok()?;
+        let indexes = &indexes[..levels];
         let mut table = &self.table;
         for &index in &indexes[..indexes.len() - 1] {
             match &table.children[index] {
@@ -260,7 +262,8 @@ impl Root {
 
     /// Removes the mapping of the 4 KiB page at `va`, if any; returns whether there was one.
     pub fn unmap(&mut self, va: u64) -> Result<bool> {
-        let indexes = self.indexes(va)?;
+        let (indexes, levels) = self.indexes(va)?;
+        let indexes = &indexes[..levels];
         let mut table = &mut self.table;
         for &index in &indexes[..indexes.len() - 1] {
             match &mut table.children[index] {
