@@ -85,6 +85,23 @@ class LinesAfter:
         return lines[:pos] + self.block + lines[pos:]
 
 
+class AttrBefore:
+    """Put the attribute line `attr` (such as a `#[cfg(...)]`) just above the
+    line equal to `anchor`, unless it is there already."""
+
+    def __init__(self, path, attr, anchor):
+        self.path, self.attr, self.anchor = path, attr, anchor
+
+    def apply(self, lines):
+        try:
+            pos = lines.index(self.anchor)
+        except ValueError:
+            raise SystemExit(f"apply-edits: anchor '{self.anchor}' not in {self.path}")
+        if pos > 0 and lines[pos - 1] == self.attr:
+            return lines
+        return lines[:pos] + [self.attr] + lines[pos:]
+
+
 class MaintainersSection:
     """Add `files` to a MAINTAINERS section, creating the section (in
     case-insensitive alphabetical order of section names) when it is new."""
@@ -128,6 +145,11 @@ def bindings_include(header):
 def kernel_mod(name, cfg=None):
     return SortedLine("rust/kernel/lib.rs", f"pub mod {name};", r"^(pub )?mod \w+;",
                       key=lambda s: s.split("mod ")[1])
+
+
+def kernel_mod_cfg(name, cfg):
+    return [kernel_mod(name),
+            AttrBefore("rust/kernel/lib.rs", f"#[cfg({cfg})]", f"pub mod {name};")]
 
 
 def helper(name):
@@ -234,6 +256,59 @@ EDITS = {
                    r"^CONFIG_SAMPLE_RUST_"),
         MaintainersSection("RUST [MISC DEVICE]",
                            ["tools/testing/selftests/rust/misc_device_test.c"]),
+    ],
+    "rust-kprobes": [
+        bindings_include("linux/kprobes.h"),
+        helper("kprobes"),
+        *kernel_mod_cfg("kprobes", "CONFIG_KPROBES"),
+        MaintainersSection("RUST [KPROBES]", ["rust/helpers/kprobes.c", "rust/kernel/kprobes.rs"],
+                           lists=("rust-for-linux@vger.kernel.org",
+                                  "linux-trace-kernel@vger.kernel.org")),
+    ],
+    "rust-debugfs": [
+        bindings_include("linux/debugfs.h"),
+        *kernel_mod_cfg("debugfs", "CONFIG_DEBUG_FS"),
+        MaintainersSection("RUST [DEBUGFS]", ["rust/kernel/debugfs.rs"]),
+    ],
+    "rust-pagecache": [
+        bindings_include("linux/pagemap.h"),
+        helper("pagecache"),
+        *kernel_mod_cfg("pagecache", "CONFIG_BLOCK"),
+        MaintainersSection("RUST [PAGE CACHE]",
+                           ["rust/helpers/pagecache.c", "rust/kernel/pagecache.rs"],
+                           lists=("rust-for-linux@vger.kernel.org", "linux-mm@kvack.org")),
+    ],
+    "rust-vfs": [
+        bindings_include("linux/irq_work.h"),
+        helper("atomic"),
+        helper("fs"),
+        helper("irq_work"),
+        *kernel_mod_cfg("vfs", "CONFIG_BLOCK"),
+        MaintainersSection("RUST [VFS]",
+                           ["rust/helpers/atomic.c", "rust/helpers/fs.c", "rust/helpers/irq_work.c",
+                            "rust/kernel/vfs.rs", "rust/kernel/vfs/"],
+                           lists=("rust-for-linux@vger.kernel.org",
+                                  "linux-fsdevel@vger.kernel.org")),
+    ],
+    "dirra": [
+        LinesAfter("fs/Kconfig", ["", 'source "fs/dirra/Kconfig"'], 'source "fs/notify/Kconfig"'),
+        LinesAfter("fs/Makefile", [tab_to("obj-$(CONFIG_DIRRA)", 32) + "+= dirra/"],
+                   "obj-y\t\t\t\t+= notify/"),
+        MaintainersSection("DIRRA: DIRECTORY READAHEAD", ["fs/dirra/"],
+                           lists=("linux-fsdevel@vger.kernel.org",
+                                  "rust-for-linux@vger.kernel.org")),
+    ],
+    "selftest-dirra": [
+        SortedLine("tools/testing/selftests/Makefile", "TARGETS += dirra", r"^TARGETS \+= "),
+        MaintainersSection("DIRRA: DIRECTORY READAHEAD", ["tools/testing/selftests/dirra/"],
+                           lists=("linux-fsdevel@vger.kernel.org",
+                                  "rust-for-linux@vger.kernel.org")),
+    ],
+    "doc-dirra": [
+        BlockBefore("Documentation/filesystems/index.rst", ["   dirra"], "   dnotify"),
+        MaintainersSection("DIRRA: DIRECTORY READAHEAD", ["Documentation/filesystems/dirra.rst"],
+                           lists=("linux-fsdevel@vger.kernel.org",
+                                  "rust-for-linux@vger.kernel.org")),
     ],
 }
 
