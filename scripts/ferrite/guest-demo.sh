@@ -37,9 +37,10 @@ mount "$loop" "$mnt"
 "$kbuild/kselftest/dirra/dirra_bench" populate "$mnt" 2 25000
 umount "$mnt"
 dmsetup create dirra-demo --table "0 $(blockdev --getsz "$loop") delay $loop 0 2"
+delay=/dev/dm-$(dmsetup info -c --noheadings -o minor dirra-demo | tr -d ' ')
 for enable in 0 1; do
 	echo $enable >/sys/module/dirra/parameters/enable
-	mount -o ro /dev/mapper/dirra-demo "$mnt"
+	mount -o ro "$delay" "$mnt"
 	echo 3 >/proc/sys/vm/drop_caches
 	r=$("$kbuild/kselftest/dirra/dirra_bench" list "$mnt/d0")
 	echo "   enable=$enable: getdents() of ${r% *} entries, cold: ${r#* } ms"
