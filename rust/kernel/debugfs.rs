@@ -35,6 +35,30 @@ impl Dir {
         // INVARIANT: what `debugfs_create_dir` returned.
         Self { dentry }
     }
+
+    /// Adds a read-only file `name` showing `value` in decimal.
+    ///
+    /// The file goes with the directory; `value` is `'static` so that it outlives the file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicU64, Ordering};
+    /// use kernel::{c_str, debugfs::Dir};
+    ///
+    /// static HITS: AtomicU64 = AtomicU64::new(0);
+    ///
+    /// let dir = Dir::new(c_str!("rust-doctest-u64"), None);
+    /// dir.add_u64(c_str!("hits"), &HITS);
+    /// HITS.fetch_add(1, Ordering::Relaxed);
+    /// ```
+    pub fn add_u64(&self, name: &CStr, value: &'static AtomicU64) {
+        // SAFETY: `name` is a valid C string; the directory is valid (or an error pointer);
+        // `value` lives forever and has the layout of a `u64`.
+        unsafe {
+            bindings::debugfs_create_u64(name.as_char_ptr(), 0o444, self.dentry, value.as_ptr())
+        };
+    }
 }
 
 impl Drop for Dir {

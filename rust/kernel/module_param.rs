@@ -10,7 +10,13 @@
 //!
 //! C header: [`include/linux/moduleparam.h`](srctree/include/linux/moduleparam.h)
 
-use crate::{bindings, ffi::c_void, str::CStr, ThisModule};
+use crate::{
+    bindings,
+    error::code::EINVAL,
+    ffi::{c_char, c_int, c_void},
+    str::CStr,
+    ThisModule,
+};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// A type a module parameter can have.
@@ -52,6 +58,68 @@ unsafe impl ParamType for u32 {
     }
 }
 
+/// A `u32` parameter that only takes values from `MIN` to `MAX`.
+///
+/// Any other value, or a string that is not a number, is refused with `EINVAL` and a kernel
+/// message naming the parameter and its range, whether it comes from `insmod` (which then
+/// fails) or from a write to sysfs; the old value stays.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::module_param::{ModuleParam, RangedU32};
+///
+/// static WINDOW: ModuleParam<RangedU32<1, 4096>> = ModuleParam::<RangedU32<1, 4096>>::new(256);
+/// assert_eq!(WINDOW.get().value(), 256);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RangedU32<const MIN: u32, const MAX: u32>(u32);
+
+impl<const MIN: u32, const MAX: u32> RangedU32<MIN, MAX> {
+    /// The value, from `MIN` to `MAX`.
+    pub fn value(self) -> u32 {
+        self.0
+    }
+
+    /// Parses and checks a new value for the parameter `kp`, and stores it.
+    ///
+    /// # Safety
+    ///
+    /// `val` must be a NUL-terminated string and `kp` a parameter record whose `arg` points to
+    /// the `AtomicU32` storage of a `ModuleParam<Self>`.
+    unsafe extern "C" fn set(val: *const c_char, kp: *const bindings::kernel_param) -> c_int {
+        let mut v: u32 = 0;
+        // SAFETY: `val` is NUL-terminated (the caller's guarantee); `v` is valid for writes.
+        let parsed = unsafe { bindings::kstrtouint(val, 0, &mut v) } == 0;
+        if !parsed || !(MIN..=MAX).contains(&v) {
+            // SAFETY: a parameter record names its parameter with a static string.
+            let name = unsafe { CStr::from_char_ptr((*kp).name) };
+            crate::pr_err!("{}: must be a number from {} to {}\n", name, MIN, MAX);
+            return EINVAL.to_errno();
+        }
+        // SAFETY: `arg` points to the parameter's `AtomicU32` storage (the caller's guarantee).
+        let storage = unsafe { &*(*kp).__bindgen_anon_1.arg.cast::<AtomicU32>() };
+        storage.store(v, Ordering::Relaxed);
+        0
+    }
+}
+
+// SAFETY: `set` writes, and `param_get_uint` reads, a C `unsigned int` through `arg`, which is
+// the `AtomicU32` storage, of the same layout; `set` only stores values in range.
+unsafe impl<const MIN: u32, const MAX: u32> ParamType for RangedU32<MIN, MAX> {
+    type Storage = AtomicU32;
+    const OPS: &'static bindings::kernel_param_ops = &bindings::kernel_param_ops {
+        flags: 0,
+        set: Some(Self::set),
+        get: Some(bindings::param_get_uint),
+        free: None,
+    };
+    const NAME: &'static str = "uint";
+    fn load(storage: &AtomicU32) -> Self {
+        Self(storage.load(Ordering::Relaxed))
+    }
+}
+
 /// The value of a module parameter; declare one with [`module_param!`](crate::module_param!).
 ///
 /// # Examples
@@ -89,6 +157,16 @@ impl ModuleParam<bool> {
 impl ModuleParam<u32> {
     #[doc(hidden)]
     pub const fn new(default: u32) -> Self {
+        Self {
+            storage: AtomicU32::new(default),
+        }
+    }
+}
+
+impl<const MIN: u32, const MAX: u32> ModuleParam<RangedU32<MIN, MAX>> {
+    #[doc(hidden)]
+    pub const fn new(default: u32) -> Self {
+        assert!(MIN <= default && default <= MAX, "default out of range");
         Self {
             storage: AtomicU32::new(default),
         }
@@ -173,11 +251,12 @@ pub const fn modinfo<const N: usize>(parts: &[&str]) -> [u8; N] {
 /// Declares a module parameter.
 ///
 /// `module_param!(NAME: type = default, module: "m", name: "n", perm: p, "description")`
-/// defines the static `NAME`, a [`ModuleParam`] read with `NAME.get()`. The type is `bool` or
-/// `u32`. `module` is the module's name, as in [`module!`](crate::prelude::module); `perm` gives
-/// the permissions of `/sys/module/<module>/parameters/<name>`: `0o444` for a value fixed at
-/// load time, `0o644` for one root may change later, `0` for none. Use it in the module's crate,
-/// whose `THIS_MODULE` it refers to.
+/// defines the static `NAME`, a [`ModuleParam`] read with `NAME.get()`. The type is `bool`,
+/// `u32` or [`RangedU32`]. `module` is the module's name, as in
+/// [`module!`](crate::prelude::module); `perm` gives the permissions of
+/// `/sys/module/<module>/parameters/<name>`: `0o444` for a value fixed at load time, `0o644` for
+/// one root may change later, `0` for none. Use it in the module's crate, whose `THIS_MODULE` it
+/// refers to.
 ///
 /// # Examples
 ///

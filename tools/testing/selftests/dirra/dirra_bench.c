@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Helper of dirra's benchmark (not a test):
+ *
+ *   dirra_bench populate ROOT D N   make ROOT/d0 .. ROOT/d<D-1>, N entries
+ *                                   each, created round-robin so that the
+ *                                   blocks of the directories interleave on
+ *                                   disk; the entries are hard links to a few
+ *                                   files (linking is quicker than making
+ *                                   inodes, which matters under emulation)
+ *   dirra_bench list DIR            read DIR with getdents64 (32 KiB buffer),
+ *                                   print "<entries> <milliseconds>"
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* Links per file: below ext4's limit of 65000. */
+#define LINKS_PER_FILE 60000
+
+static int populate(const char *root, long d, long n)
+{
+	char path[4096], target[4096];
+	long i, j;
+
+	for (j = 0; j < d; j++) {
+		snprintf(path, sizeof(path), "%s/d%ld", root, j);
+		if (mkdir(path, 0755)) {
+			perror(path);
+			return 1;
+		}
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < d; j++) {
+			snprintf(path, sizeof(path), "%s/d%ld/file-%07ld", root, j, i);
+			snprintf(target, sizeof(target), "%s/target-%ld-%ld", root, j,
+				 i / LINKS_PER_FILE);
+			if (i % LINKS_PER_FILE == 0 && mknod(target, S_IFREG | 0644, 0)) {
+				perror(target);
+				return 1;
+			}
+			if (link(target, path)) {
+				perror(path);
+				return 1;
+			}
+		}
+	sync();
+	return 0;
+}
+
+static int list(const char *dir)
+{
+	static char buf[32768];
+	long entries = 0;
+	double t0 = now_ms();
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	if (fd < 0) {
+		perror(dir);
+		return 1;
+	}
+	for (;;) {
+		long n = syscall(SYS_getdents64, fd, buf, sizeof(buf)), off = 0;
+
+		if (n < 0) {
+			perror("getdents64");
+			return 1;
+		}
+		if (n == 0)
+			break;
+		while (off < n) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+
+			entries++;
+			off += d->d_reclen;
+		}
+	}
+	close(fd);
+	printf("%ld %.1f\n", entries, now_ms() - t0);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && !strcmp(argv[1], "populate"))
+		return populate(argv[2], atol(argv[3]), atol(argv[4]));
+	if (argc == 3 && !strcmp(argv[1], "list"))
+		return list(argv[2]);
+	fprintf(stderr, "usage: %s populate ROOT D N | list DIR\n", argv[0]);
+	return 2;
+}
