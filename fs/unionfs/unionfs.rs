@@ -66,6 +66,10 @@ impl FileSystem for UnionFs {
         stack.top()
     }
 
+    fn watched(stack: &lookup::Stack, f: &mut dyn FnMut(&Path)) {
+        stack.paths().iter().for_each(|(_, path)| f(path));
+    }
+
     fn lookup(parent: &Dentry<Self>, name: &[u8]) -> Result<Option<Entry<Self>>> {
         lookup::lookup(parent, name)
     }

@@ -3,6 +3,7 @@
 #include <linux/dcache.h>
 #include <linux/fs.h>
 #include <linux/mount.h>
+#include <linux/rcupdate.h>
 
 struct dentry *rust_helper_dget(struct dentry *dentry)
 {
@@ -28,4 +29,14 @@ loff_t rust_helper_i_size_read(const struct inode *inode)
 struct mnt_idmap *rust_helper_mnt_idmap(const struct vfsmount *mnt)
 {
 	return mnt_idmap(mnt);
+}
+
+void rust_helper_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void rust_helper_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
 }

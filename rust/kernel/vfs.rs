@@ -5,9 +5,9 @@
 //! A stacking filesystem shows the objects of other filesystems (its layers), as a union mount
 //! does. It implements [`FileSystem`] and registers a [`Type`] of it; the VFS then calls it to
 //! set up mounts ([`context`], [`param`], [`super_block`]), look names up and check cached
-//! ones ([`dentry`], [`inode`]), and read directories ([`dir`]), while its regular files are
-//! passed through to the files below ([`backing_file`]). It reaches its layers through
-//! [`Path`]s.
+//! ones ([`dentry`], [`inode`]; cheaply while the layers are unchanged: [`watch`]), and read
+//! directories ([`dir`]), while its regular files are passed through to the files below
+//! ([`backing_file`]). It reaches its layers through [`Path`]s.
 //!
 //! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h),
 //! [`include/linux/fs_context.h`](srctree/include/linux/fs_context.h),
@@ -22,6 +22,7 @@ pub mod inode;
 pub mod param;
 pub mod path;
 pub mod super_block;
+pub mod watch;
 
 pub use context::FsContext;
 pub use dentry::Dentry;

@@ -291,6 +291,7 @@ EDITS = {
         bindings_include("linux/fs_context.h"),
         bindings_include("linux/fs_parser.h"),
         bindings_include("linux/fs_stack.h"),
+        bindings_include("linux/iversion.h"),
         bindings_include("linux/mount.h"),
         bindings_include("linux/namei.h"),
         bindings_include("linux/xattr.h"),

@@ -4,11 +4,12 @@
 //!
 //! Each positive dentry keeps the filesystem's [`FileSystem::Dentry`], set when the lookup
 //! that made it succeeded (before the dentry is visible) and dropped when the dentry is freed.
-//! Cached dentries are checked with [`FileSystem::revalidate`] before the VFS uses them.
+//! Cached dentries are checked with [`FileSystem::revalidate`] before the VFS uses them, unless
+//! what they were found in is unchanged ([`super::watch`]).
 //!
 //! C header: [`include/linux/dcache.h`](srctree/include/linux/dcache.h)
 
-use super::{super_block::SuperBlock, FileSystem};
+use super::{super_block::SuperBlock, watch, FileSystem};
 use crate::{
     alloc::{flags::GFP_KERNEL, KBox, KVec},
     bindings,
@@ -144,15 +145,28 @@ unsafe extern "C" fn revalidate<T: FileSystem>(
     dentry: *mut bindings::dentry,
     flags: c_uint,
 ) -> c_int {
+    // SAFETY: the VFS holds a reference to the dentry or walks under RCU; the root is never
+    // revalidated. An unchanged stamp needs no look at the data.
+    if unsafe { watch::still_valid(dentry, flags & bindings::LOOKUP_RCU != 0) } {
+        return 1;
+    }
     // In RCU walk the dentry may be on its way out and its data already dropped: ask for a
     // walk with references.
     if flags & bindings::LOOKUP_RCU != 0 {
         return ECHILD.to_errno();
     }
     // SAFETY: outside RCU walk the VFS holds a reference to the dentry.
-    let dentry = unsafe { Dentry::<T>::from_raw(dentry) };
-    match T::revalidate(dentry) {
-        Ok(valid) => valid as c_int,
+    let stamp = unsafe { watch::take_stamp(dentry) };
+    // SAFETY: as above.
+    let dentry_ref = unsafe { Dentry::<T>::from_raw(dentry) };
+    match T::revalidate(dentry_ref) {
+        Ok(valid) => {
+            if valid {
+                // SAFETY: as above.
+                unsafe { watch::keep_stamp(dentry, stamp) };
+            }
+            valid as c_int
+        }
         Err(e) => e.to_errno(),
     }
 }

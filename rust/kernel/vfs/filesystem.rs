@@ -25,6 +25,7 @@ use super::{
     param::{Kind, Param, Params, Value},
     path::Path,
     super_block::{NewSuperBlock, SuperBlock},
+    watch,
 };
 use crate::{
     alloc::{flags::GFP_KERNEL, KBox},
@@ -181,6 +182,13 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
     /// The real path a dentry shows: its inode's attributes come from it, and its files and
     /// symbolic links are passed through to it.
     fn real(dentry: &Self::Dentry) -> &Path;
+
+    /// Calls `f` with each real path the inode of a dentry with `data` watches: those whose
+    /// changes may change what the dentry or, for a directory, its names show. A cached dentry
+    /// is trusted without [`FileSystem::revalidate`] while what its parent and itself watch is
+    /// unchanged; see [`super::watch`]. The default watches nothing, so that every use of a
+    /// cached name is checked.
+    fn watched(_data: &Self::Dentry, _f: &mut dyn FnMut(&Path)) {}
 
     /// Looks up `name` in the directory `parent`; `None` makes a negative dentry.
     fn lookup(parent: &Dentry<Self>, name: &[u8]) -> Result<Option<Entry<Self>>>;
@@ -375,7 +383,7 @@ unsafe extern "C" fn fill_super<T: FileSystem>(
         unsafe { (*sb).s_fs_info = KBox::into_raw(KBox::new(data, GFP_KERNEL)?).cast() };
         let root_data = KBox::new(root.data, GFP_KERNEL)?;
         // SAFETY: `sb` is a super block of `T` being set up.
-        let inode = unsafe { inode::new_inode::<T>(sb, T::real(&root_data), root.ino)? };
+        let inode = unsafe { inode::new_inode::<T>(sb, &root_data, root.ino)? };
         // SAFETY: `inode` is a new inode of `sb`; `d_make_root()` takes its reference, also on
         // failure.
         let dentry = unsafe { bindings::d_make_root(inode) };
@@ -432,9 +440,22 @@ impl<T: FileSystem> SuperOps<T> {
         // Inodes are made per dentry and never looked up by number: free them on last use.
         drop_inode: Some(bindings::generic_delete_inode),
         statfs: Some(bindings::simple_statfs),
+        free_inode: Some(free_inode),
         // SAFETY: all-zero is valid for the remaining operations: absent.
         ..unsafe { MaybeUninit::zeroed().assume_init() }
     };
+}
+
+/// # Safety
+///
+/// Called by the VFS after an RCU grace period, with an inode of a stacking filesystem that is
+/// no longer in use.
+unsafe extern "C" fn free_inode(inode: *mut bindings::inode) {
+    // SAFETY: the inode is unused, and its grace period is over.
+    unsafe {
+        watch::free(inode);
+        bindings::free_inode_nonrcu(inode);
+    }
 }
 
 /// Returns a pointer error for `e`, as C operations that return objects do.

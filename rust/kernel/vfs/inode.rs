@@ -14,7 +14,8 @@ use super::{
     dentry::{self, Dentry},
     dir::DirOps,
     filesystem::err_ptr,
-    path::{FileType, Path},
+    path::FileType,
+    watch::{self, Watched},
     FileSystem,
 };
 use crate::{
@@ -43,7 +44,7 @@ use core::{marker::PhantomData, mem::MaybeUninit};
 pub struct Kstat(bindings::kstat);
 
 impl Kstat {
-    /// Empty attributes, to be filled by [`Path::getattr`].
+    /// Empty attributes, to be filled by [`Path::getattr`](super::Path::getattr).
     pub fn new() -> Self {
         // SAFETY: all-zero is a valid `struct kstat`.
         Self(unsafe { MaybeUninit::zeroed().assume_init() })
@@ -105,25 +106,29 @@ pub fn next_ino() -> u64 {
     u64::from(unsafe { bindings::get_next_ino() })
 }
 
-/// Makes a new inode of `sb` numbered `ino` that looks like `real`, with the operations of its
-/// type.
+/// Makes a new inode of `sb` numbered `ino` for a dentry that will keep `data`: it looks like
+/// the real path of `data`, has the operations of its type and watches what `T` says.
 ///
 /// # Safety
 ///
 /// `sb` must be a super block of type `T` that is being set up or is set up.
 pub(crate) unsafe fn new_inode<T: FileSystem>(
     sb: *mut bindings::super_block,
-    real: &Path,
+    data: &T::Dentry,
     ino: u64,
 ) -> Result<*mut bindings::inode> {
+    let watched = Watched::of::<T>(data)?;
+    let real = T::real(data);
     // SAFETY: `sb` is valid (caller's guarantee).
     let inode = unsafe { bindings::new_inode(sb) };
     if inode.is_null() {
         return Err(ENOMEM);
     }
     let src = real.raw_inode();
-    // SAFETY: `inode` is new and only ours; `src` is valid while `real` references it.
+    // SAFETY: `inode` is new and only ours; `src` is valid while `real` references it. The
+    // super block's `free_inode` frees what `watch::set` keeps.
     unsafe {
+        watch::set(inode, watched);
         (*inode).i_ino = ino as _;
         bindings::fsstack_copy_attr_all(inode, src);
         bindings::fsstack_copy_inode_size(inode, src);
@@ -180,7 +185,7 @@ impl<T: FileSystem> InodeOps<T> {
 ///
 /// Called by the VFS with a directory of type `T` and a new dentry in it, the directory locked.
 unsafe extern "C" fn lookup<T: FileSystem>(
-    _dir: *mut bindings::inode,
+    dir: *mut bindings::inode,
     dentry: *mut bindings::dentry,
     _flags: c_uint,
 ) -> *mut bindings::dentry {
@@ -193,6 +198,9 @@ unsafe extern "C" fn lookup<T: FileSystem>(
         let len = qstr.__bindgen_anon_1.__bindgen_anon_1.len as usize;
         core::slice::from_raw_parts(qstr.name, len)
     };
+    // SAFETY: `dir` is referenced while a name is looked up in it. The stamp is taken before
+    // the layers are read, so that a change made while they are read shows in the next check.
+    let stamp = unsafe { watch::parent_stamp(dir, true) };
     let entry = match T::lookup(parent, name) {
         Ok(entry) => entry,
         Err(e) => return err_ptr(e),
@@ -205,7 +213,7 @@ unsafe extern "C" fn lookup<T: FileSystem>(
                 Err(e) => return err_ptr(e.into()),
             };
             // SAFETY: the dentry's super block is set up and of type `T`.
-            let inode = match unsafe { new_inode::<T>((*dentry).d_sb, T::real(&data), entry.ino) } {
+            let inode = match unsafe { new_inode::<T>((*dentry).d_sb, &data, entry.ino) } {
                 Ok(inode) => inode,
                 Err(e) => return err_ptr(e),
             };
@@ -214,6 +222,8 @@ unsafe extern "C" fn lookup<T: FileSystem>(
             inode
         }
     };
+    // SAFETY: `dentry` is not visible yet and `inode` is new or null.
+    unsafe { watch::set_stamp(dentry, inode, stamp) };
     // SAFETY: `dentry` is the dentry being looked up and `inode` a new inode or null;
     // `d_splice_alias()` takes the inode's reference, also on failure.
     unsafe { bindings::d_splice_alias(inode, dentry) }

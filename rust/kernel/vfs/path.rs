@@ -257,13 +257,20 @@ impl Path {
     /// An absent attribute gives `ENODATA`, a too-small buffer `ERANGE`, and an empty `buf`
     /// just returns the size.
     pub fn getxattr(&self, name: &CStr, buf: &mut [u8]) -> Result<usize> {
-        // SAFETY: `self.0` is valid (type invariant); `buf` is writable for its length.
+        // An empty buffer asks for the size: it must be null, or the filesystem copies into it.
+        let ptr = if buf.is_empty() {
+            ptr::null_mut()
+        } else {
+            buf.as_mut_ptr().cast()
+        };
+        // SAFETY: `self.0` is valid (type invariant); `ptr` is null or `buf`, writable for its
+        // length.
         let ret = unsafe {
             bindings::vfs_getxattr(
                 bindings::mnt_idmap(self.0.mnt),
                 self.0.dentry,
                 name.as_char_ptr(),
-                buf.as_mut_ptr().cast(),
+                ptr,
                 buf.len(),
             )
         };

@@ -461,7 +461,18 @@ TEST_F(union_fs, whiteout_xattr)
 	ASSERT_EQ(0, put_file(self->t.l[1], "d/gone", "g", 0644));
 	ASSERT_EQ(0, put_file(self->t.l[1], "d/full", "lower", 0644));
 	ASSERT_EQ(0, put_file(self->t.l[1], "d/kept", "k", 0644));
+	/*
+	 * Lookup honours them anywhere, whatever the attribute's value; listings
+	 * of unmarked directories show the name (whose lookup fails) on both.
+	 */
+	ASSERT_EQ(0, put_file(self->t.l[0], "rootgone", "", 0644));
+	ASSERT_EQ(0, put_xattr(self->t.l[0], "rootgone", "trusted.overlay.whiteout", "y"));
+	ASSERT_EQ(0, put_file(self->t.l[1], "rootgone", "r", 0644));
 	ASSERT_EQ(0, mount_both(&self->t, 2));
+	EXPECT_EQ(-1, stat(pathf(p, "%s/rootgone", self->t.o), &st));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, stat(pathf(p, "%s/rootgone", self->t.u), &st));
+	EXPECT_EQ(ENOENT, errno);
 
 	tree = same_tree(_metadata, &self->t);
 	EXPECT_FALSE(has_line(tree, "/d/gone"));
@@ -1140,6 +1151,91 @@ static int churn_reader(const char *dir, const struct timespec *end)
 		closedir(dp);
 	}
 	return bad ? 2 : 0;
+}
+
+/* Looks path up until its cached dentry is trusted without asking the layers. */
+static int stat_settled(const char *path, struct stat *st)
+{
+	int ret;
+
+	/* Longer than unionfs's "changed recently" window (25 ms). */
+	usleep(60000);
+	stat(path, st);
+	ret = stat(path, st);
+	return ret ? -errno : 0;
+}
+
+/*
+ * Changing a layer directly after the union's names have settled in the cache
+ * (and are trusted while the layer directories are unchanged): every kind of
+ * change still shows at the next lookup, under RCU path walk too.
+ */
+TEST_F(union_fs, layer_changed_after_caching)
+{
+	char p[PATH_LEN], buf[64];
+	struct stat st;
+	int round;
+
+	ASSERT_EQ(0, put_file(self->t.l[1], "a", "bottom", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "d"));
+	ASSERT_EQ(0, put_file(self->t.l[1], "d/below", "b", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[0], "x"));
+	ASSERT_EQ(0, put_xattr(self->t.l[0], "x", "trusted.overlay.opaque", "x"));
+	ASSERT_EQ(0, put_file(self->t.l[0], "x/e", "", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "x"));
+	ASSERT_EQ(0, put_file(self->t.l[1], "x/e", "hidden", 0644));
+	ASSERT_EQ(0, mount_both(&self->t, 2));
+
+	for (round = 0; round < 3; round++) {
+		char name[32];
+
+		/* A name added below a cached negative dentry shows. */
+		snprintf(name, sizeof(name), "new%d", round);
+		EXPECT_EQ(-ENOENT, stat_settled(pathf(p, "%s/%s", self->t.u, name), &st));
+		ASSERT_EQ(0, put_file(self->t.l[1], name, "n", 0644));
+		EXPECT_EQ(0, stat(p, &st));
+
+		/* A whiteout added above hides it. */
+		EXPECT_EQ(0, stat_settled(p, &st));
+		ASSERT_EQ(0, put_whiteout(self->t.l[0], name));
+		EXPECT_EQ(-1, stat(p, &st));
+		EXPECT_EQ(ENOENT, errno);
+
+		/* A file added above shows instead of the one below. */
+		EXPECT_EQ(0, stat_settled(pathf(p, "%s/a", self->t.u), &st));
+		EXPECT_EQ(6, st.st_size);
+		ASSERT_EQ(0, put_file(self->t.l[0], "a", "top", 0644));
+		ASSERT_EQ(0, read_file(p, buf, sizeof(buf)));
+		EXPECT_STREQ("top", buf);
+		ASSERT_EQ(0, unlink(pathf(buf, "%s/a", self->t.l[0])));
+		EXPECT_EQ(0, stat(p, &st));
+		EXPECT_EQ(6, st.st_size);
+	}
+
+	/* A directory made opaque above hides what is below it. */
+	EXPECT_EQ(0, stat_settled(pathf(p, "%s/d/below", self->t.u), &st));
+	ASSERT_EQ(0, put_xattr(self->t.l[0], "d", "trusted.overlay.opaque", "y"));
+	EXPECT_EQ(-1, stat(p, &st));
+	EXPECT_EQ(ENOENT, errno);
+	ASSERT_EQ(0, removexattr(pathf(buf, "%s/d", self->t.l[0]), "trusted.overlay.opaque"));
+	EXPECT_EQ(0, stat(p, &st));
+
+	/*
+	 * An empty file made a whiteout with the attribute (in a directory marked
+	 * for such whiteouts) hides itself and what is below.
+	 */
+	EXPECT_EQ(0, stat_settled(pathf(p, "%s/x/e", self->t.u), &st));
+	EXPECT_EQ(0, st.st_size);
+	ASSERT_EQ(0, put_xattr(self->t.l[0], "x/e", "trusted.overlay.whiteout", ""));
+	EXPECT_EQ(-1, stat(p, &st));
+	EXPECT_EQ(ENOENT, errno);
+
+	/* A name removed below, in a cached merged directory, goes. */
+	EXPECT_EQ(0, stat_settled(pathf(p, "%s/d/below", self->t.u), &st));
+	ASSERT_EQ(0, unlink(pathf(buf, "%s/d/below", self->t.l[1])));
+	EXPECT_EQ(-1, stat(p, &st));
+	EXPECT_EQ(ENOENT, errno);
 }
 
 /* Changes a layer directly: files, whiteouts, directories, renames, opaque marks. */
