@@ -200,7 +200,7 @@ unsafe extern "C" fn lookup<T: FileSystem>(
     };
     // SAFETY: `dir` is referenced while a name is looked up in it. The stamp is taken before
     // the layers are read, so that a change made while they are read shows in the next check.
-    let stamp = unsafe { watch::parent_stamp(dir, true) };
+    let stamp = unsafe { watch::parent_stamp(dir) };
     let entry = match T::lookup(parent, name) {
         Ok(entry) => entry,
         Err(e) => return err_ptr(e),

@@ -16,8 +16,9 @@
 //! names sets its change time (and bumps `i_version` on filesystems that keep one), so a name
 //! added to or removed from a watched directory changes the stamp, as does a change of a
 //! watched object's attributes or extended attributes (a directory made opaque). Change times
-//! are only as fine as the clock tick: an inode changed within the last [`RECENT_NS`] is not
-//! trusted, so that a second change within the same tick cannot go unseen.
+//! are only as fine as the clock tick: no stamp is kept of an inode changed within the last
+//! [`RECENT_NS`], so that a later change within the same tick cannot go unseen. A kept stamp is
+//! then checked without reading the clock.
 //!
 //! Watched inodes are kept as plain pointers in the filesystem's inode, freed after an RCU
 //! grace period with it: the real inodes are referenced by the dentry's data for as long as
@@ -69,19 +70,20 @@ impl Watched {
         Ok(Some(KBox::new(Self { inodes }, GFP_KERNEL)?))
     }
 
-    /// Mixes the state of the watched inodes into `hash`; `None` if one changed recently.
+    /// Mixes the state of the watched inodes into `hash`; `None` if one changed recently and the
+    /// stamp is to be kept.
     ///
     /// # Safety
     ///
     /// The watched inodes must be valid memory: referenced, or the caller is in an RCU
     /// read-side critical section.
-    unsafe fn stamp(&self, mut hash: u64, now_ns: i64, query: bool) -> Option<u64> {
+    unsafe fn stamp(&self, mut hash: u64, mode: Mode) -> Option<u64> {
         for &inode in self.inodes.iter() {
             // SAFETY: `inode` is valid memory (the caller's guarantee). The fields read may
             // change concurrently; a torn or stale read only makes the stamp differ, or
             // matches a state the inode was in, which is what an unlocked check can promise.
             let (version, sec, nsec) = unsafe {
-                let version = if query {
+                let version = if let Mode::Take { .. } = mode {
                     bindings::inode_query_iversion(inode)
                 } else {
                     // `inode_peek_iversion()`: the count is above the "queried" flag bit.
@@ -96,8 +98,10 @@ impl Watched {
             let ctime_ns = sec
                 .saturating_mul(1_000_000_000)
                 .saturating_add(i64::from(nsec));
-            if now_ns.saturating_sub(ctime_ns) < RECENT_NS {
-                return None;
+            if let Mode::Take { now_ns } = mode {
+                if now_ns.saturating_sub(ctime_ns) < RECENT_NS {
+                    return None;
+                }
             }
             for v in [inode as u64, version, sec as u64, u64::from(nsec)] {
                 hash = (hash.rotate_left(23) ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -180,49 +184,63 @@ fn coarse_now_ns() -> i64 {
         .saturating_add(ts.tv_nsec as i64)
 }
 
-/// The part of a dentry's stamp that comes from its parent directory inode `dir`: `None` if it
-/// cannot be trusted (the parent watches nothing, or something it watches changed recently).
-/// With `query`, marks the versions as seen, so that filesystems that bump them only when
-/// someone looks do so on the next change.
+/// How a stamp is taken.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// To be kept, at time `now_ns`: marks the versions as seen, so that filesystems that bump
+    /// them only when someone looks do so on the next change, and fails if something changed
+    /// recently.
+    Take { now_ns: i64 },
+    /// To be compared with a kept stamp. A kept stamp was not taken of a recent change, so a
+    /// change since then has a later change time and shows: no clock is read.
+    Check,
+}
+
+impl Mode {
+    fn take() -> Self {
+        Self::Take {
+            now_ns: coarse_now_ns(),
+        }
+    }
+}
+
+/// The part of a dentry's stamp that comes from its parent directory inode `dir`, to be kept:
+/// `None` if it cannot be trusted (the parent watches nothing, or something it watches changed
+/// recently).
 ///
 /// # Safety
 ///
 /// `dir` must be an inode of a stacking filesystem, valid memory as for [`Watched::stamp`].
-pub(crate) unsafe fn parent_stamp(dir: *const bindings::inode, query: bool) -> Option<u64> {
+pub(crate) unsafe fn parent_stamp(dir: *const bindings::inode) -> Option<u64> {
     // SAFETY: the caller's guarantee.
-    unsafe { parent_stamp_at(dir, coarse_now_ns(), query) }
+    unsafe { parent_part(dir, Mode::take()) }
 }
 
-/// [`parent_stamp`] at time `now_ns`.
+/// The part of a dentry's stamp that comes from `dir`.
 ///
 /// # Safety
 ///
 /// As for [`parent_stamp`].
-unsafe fn parent_stamp_at(dir: *const bindings::inode, now_ns: i64, query: bool) -> Option<u64> {
+unsafe fn parent_part(dir: *const bindings::inode, mode: Mode) -> Option<u64> {
     // SAFETY: the caller's guarantee.
     let parent = unsafe { watched_of(dir) }?;
     // SAFETY: as above.
-    unsafe { parent.stamp(0, now_ns, query) }
+    unsafe { parent.stamp(0, mode) }
 }
 
-/// A dentry's whole stamp, from its [`parent_stamp`] and its inode `inode` (null if negative):
-/// 0 if it cannot be trusted.
+/// A dentry's whole stamp, from its parent's part and its inode `inode` (null if negative): 0
+/// if it cannot be trusted.
 ///
 /// # Safety
 ///
 /// `inode` must be null or an inode of a stacking filesystem, valid memory as for
 /// [`Watched::stamp`].
-unsafe fn full_stamp(
-    parent: Option<u64>,
-    inode: *const bindings::inode,
-    now_ns: i64,
-    query: bool,
-) -> u64 {
+unsafe fn full_stamp(parent: Option<u64>, inode: *const bindings::inode, mode: Mode) -> u64 {
     // SAFETY: the caller's guarantee.
     let own = unsafe { watched_of(inode) };
     let hash = parent.and_then(|h| match own {
         // SAFETY: as above.
-        Some(own) => unsafe { own.stamp(h, now_ns, query) },
+        Some(own) => unsafe { own.stamp(h, mode) },
         None => Some(h),
     });
     // 0 means "untrusted".
@@ -243,7 +261,7 @@ pub(crate) unsafe fn set_stamp(
     parent: Option<u64>,
 ) {
     // SAFETY: the caller's guarantees.
-    unsafe { (*dentry).d_time = full_stamp(parent, inode, coarse_now_ns(), true) as _ };
+    unsafe { (*dentry).d_time = full_stamp(parent, inode, Mode::take()) as _ };
 }
 
 /// Returns whether the cached `dentry` can be trusted without asking its filesystem.
@@ -265,8 +283,7 @@ pub(crate) unsafe fn still_valid(dentry: *mut bindings::dentry, in_rcu: bool) ->
         let parent = ptr::read_volatile(ptr::addr_of!((*dentry).d_parent));
         let dir = ptr::read_volatile(ptr::addr_of!((*parent).d_inode));
         let inode = ptr::read_volatile(ptr::addr_of!((*dentry).d_inode));
-        let now = coarse_now_ns();
-        !dir.is_null() && full_stamp(parent_stamp_at(dir, now, false), inode, now, false) == kept
+        !dir.is_null() && full_stamp(parent_part(dir, Mode::Check), inode, Mode::Check) == kept
     }
 }
 
@@ -286,8 +303,8 @@ pub(crate) unsafe fn take_stamp(dentry: *mut bindings::dentry) -> u64 {
         if dir.is_null() {
             return 0;
         }
-        let now = coarse_now_ns();
-        full_stamp(parent_stamp_at(dir, now, true), inode, now, true)
+        let mode = Mode::take();
+        full_stamp(parent_part(dir, mode), inode, mode)
     }
 }
 
