@@ -20,9 +20,10 @@ use kernel::{
     vfs::{Dentry, DirEmitter, Path},
 };
 
-/// One entry of a merged directory.
+/// One entry of a merged directory; its name is in the directory's [`Names`].
 struct DirEntry {
-    name: KVec<u8>,
+    /// Where the name starts in [`Names`], and its length.
+    name: (usize, usize),
     ino: u64,
     d_type: u32,
     /// The index in the directory's stack of the layer it was read from.
@@ -30,11 +31,33 @@ struct DirEntry {
     whiteout: bool,
 }
 
+/// The names of a directory's entries, end to end: one allocation for all of them.
+#[derive(Default)]
+struct Names(KVec<u8>);
+
+impl Names {
+    fn add(&mut self, name: &[u8]) -> Result<(usize, usize)> {
+        let start = self.0.len();
+        self.0.extend_from_slice(name, GFP_KERNEL)?;
+        Ok((start, name.len()))
+    }
+
+    fn get(&self, (start, len): (usize, usize)) -> &[u8] {
+        &self.0[start..start + len]
+    }
+}
+
+/// A directory's merged entries and their names.
+struct Listing {
+    entries: KVec<DirEntry>,
+    names: Names,
+}
+
 /// What an open union directory keeps: its merged entries, once read.
 #[pin_data]
 pub(crate) struct MergedDir {
     #[pin]
-    entries: Mutex<Option<KVec<DirEntry>>>,
+    entries: Mutex<Option<Listing>>,
 }
 
 impl MergedDir {
@@ -56,8 +79,8 @@ impl MergedDir {
     /// Emits entries from the emitter's position on.
     pub(crate) fn read(&self, dentry: &Dentry<UnionFs>, emitter: &mut DirEmitter) -> Result {
         let mut guard = self.entries.lock();
-        let entries = match &mut *guard {
-            Some(entries) => entries,
+        let listing = match &mut *guard {
+            Some(listing) => listing,
             cache => cache.insert(merge(dentry)?),
         };
         let Some(ino) = dentry.ino() else {
@@ -73,10 +96,11 @@ impl MergedDir {
                     bindings::DT_DIR,
                 ),
                 _ => {
-                    let Some(e) = usize::try_from(pos - 2).ok().and_then(|i| entries.get(i)) else {
+                    let index = usize::try_from(pos - 2).ok();
+                    let Some(e) = index.and_then(|i| listing.entries.get(i)) else {
                         break;
                     };
-                    emitter.emit(&e.name, e.ino, e.d_type)
+                    emitter.emit(listing.names.get(e.name), e.ino, e.d_type)
                 }
             };
             if !emitted {
@@ -91,30 +115,26 @@ impl MergedDir {
 
 /// Reads one real directory's entries, except `.` and `..`, onto `out`; `xwhiteouts` says
 /// whether its empty regular files may be attribute whiteouts.
-fn read_layer(
-    dentry: &Dentry<UnionFs>,
-    dir: &Path,
-    layer: usize,
-    out: &mut KVec<DirEntry>,
-) -> Result {
+fn read_layer(dentry: &Dentry<UnionFs>, dir: &Path, layer: usize, out: &mut Listing) -> Result {
     let union = dentry.super_data();
     let mut err = Ok(());
     dir.read_dir(&union.creds, |name, ino, d_type| {
         if name == b"." || name == b".." {
             return true;
         }
-        let mut copy = KVec::new();
-        err = copy.extend_from_slice(name, GFP_KERNEL).and_then(|()| {
-            out.push(
-                DirEntry {
-                    name: copy,
-                    ino,
-                    d_type,
-                    layer,
-                    whiteout: false,
-                },
-                GFP_KERNEL,
-            )
+        err = out.names.add(name).and_then(|name| {
+            out.entries
+                .push(
+                    DirEntry {
+                        name,
+                        ino,
+                        d_type,
+                        layer,
+                        whiteout: false,
+                    },
+                    GFP_KERNEL,
+                )
+                .map_err(Into::into)
         });
         err.is_ok()
     })?;
@@ -123,14 +143,17 @@ fn read_layer(
 }
 
 /// Reads and merges the entries of all layers of a directory.
-fn merge(dentry: &Dentry<UnionFs>) -> Result<KVec<DirEntry>> {
+fn merge(dentry: &Dentry<UnionFs>) -> Result<Listing> {
     let stack = dentry.data().ok_or(ENOENT)?;
     let union = dentry.super_data();
     let paths = stack.paths();
-    let mut all = KVec::new();
+    let mut all = Listing {
+        entries: KVec::new(),
+        names: Names::default(),
+    };
     union.creds.with_override(|| -> Result {
         for (i, (_, dir)) in paths.iter().enumerate() {
-            let start = all.len();
+            let start = all.entries.len();
             match read_layer(dentry, dir, i, &mut all) {
                 // A layer directory removed directly has no entries.
                 Err(e) if e == ENOENT => continue,
@@ -139,29 +162,39 @@ fn merge(dentry: &Dentry<UnionFs>) -> Result<KVec<DirEntry>> {
             // Attribute whiteouts count only in directories marked as holding them, and not in
             // the lowest layer, which has nothing below to hide.
             let xwhiteouts = i + 1 < paths.len() && opaque_value(dir) == Some(b'x');
-            for e in &mut all[start..] {
+            for e in &mut all.entries[start..] {
                 let candidate =
                     e.d_type == bindings::DT_CHR || (xwhiteouts && e.d_type == bindings::DT_REG);
                 if candidate {
                     // The entry may be gone since: then it hides nothing.
-                    e.whiteout = dir.lookup_child(&e.name)?.is_some_and(|p| is_whiteout(&p));
+                    let name = all.names.get(e.name);
+                    e.whiteout = dir.lookup_child(name)?.is_some_and(|p| is_whiteout(&p));
                 }
             }
         }
         Ok(())
     })?;
     // Each name once, from the topmost layer that has it; whiteouts and what they hide go.
-    all.sort_unstable_by(|a, b| a.name[..].cmp(&b.name[..]).then(a.layer.cmp(&b.layer)));
-    let mut keep = KVec::with_capacity(all.len(), GFP_KERNEL)?;
-    for (i, e) in all.iter().enumerate() {
-        let hidden = i > 0 && all[i - 1].name == e.name;
-        keep.push(!hidden && !e.whiteout, GFP_KERNEL)?;
-    }
+    let names = all.names;
+    let mut all = all.entries;
+    all.sort_unstable_by(|a, b| {
+        names
+            .get(a.name)
+            .cmp(names.get(b.name))
+            .then(a.layer.cmp(&b.layer))
+    });
     let mut merged = KVec::with_capacity(all.len(), GFP_KERNEL)?;
-    for (e, keep) in all.into_iter().zip(keep.iter()) {
-        if *keep {
+    let mut previous: Option<&[u8]> = None;
+    for e in all.into_iter() {
+        let name = names.get(e.name);
+        let hidden = previous == Some(name);
+        previous = Some(name);
+        if !hidden && !e.whiteout {
             merged.push(e, GFP_KERNEL)?;
         }
     }
-    Ok(merged)
+    Ok(Listing {
+        entries: merged,
+        names,
+    })
 }
