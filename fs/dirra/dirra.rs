@@ -20,6 +20,7 @@ use kernel::{
 
 mod ext4;
 mod prefetch;
+mod statahead;
 mod stats;
 
 module! {
@@ -44,6 +45,9 @@ kernel::module_param!(WINDOW: RangedU32<1, 65536> = 2048, module: "dirra", name:
 kernel::module_param!(INFLIGHT: RangedU32<1, 1024> = 64, module: "dirra", name: "inflight",
     perm: 0o644, "Pages in flight at once, per directory and in total (1 to 1024)");
 
+kernel::module_param!(STATAHEAD: bool = true, module: "dirra", name: "statahead", perm: 0o644,
+    "Also read ahead the inodes of the entries of the directory blocks read ahead (1) or not (0)");
+
 struct Prefetcher {
     dirs: prefetch::Dirs,
 }
@@ -65,7 +69,15 @@ impl ReaddirHandler for Prefetcher {
         // The start and the end of a listing, and the calls in between only while some
         // directory has more windows to read.
         let pos = file.pos();
-        pos == 0 || mech.at_end(pos, size) || prefetch::more_to_read()
+        let audit_due = prefetch::audit_due();
+        if pos == 0 && !audit_due && mech.all_cached_hint(dir) {
+            // Warm: counted here, no work queued (cached listings must stay as fast).
+            stats::add(&stats::DIRS, 1);
+            stats::add(&stats::WARM, 1);
+            return false;
+        }
+        // The end of a listing only matters for auditing pages read ahead.
+        pos == 0 || (audit_due && mech.at_end(pos, size)) || prefetch::more_to_read()
     }
 
     fn handle(&self, event: ReaddirEvent) {

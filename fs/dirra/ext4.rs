@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Where an ext4 directory's blocks are.
+//! Where an ext4 directory's blocks are, and where the inodes of directory entries are (ext2
+//! and ext4 alike).
 //!
 //! ext4 gives a module no way to ask: directories have no `bmap` (their mapping has no address
 //! space operations) and `ext4_map_blocks()` is not exported. So dirra reads ext4's block map
@@ -19,6 +20,10 @@ const INCOMPAT_META_BG: u32 = 0x10;
 const INCOMPAT_64BIT: u32 = 0x80;
 const EXTENTS_FL: u32 = 0x0008_0000;
 const INLINE_DATA_FL: u32 = 0x1000_0000;
+/// A hashed (`dir_index`) directory.
+const INDEX_FL: u32 = 0x0000_1000;
+/// ext4 refuses deeper hash trees (with `large_dir`).
+const MAX_HTREE_LEVELS: u8 = 3;
 const EXTENT_MAGIC: u16 = 0xf30a;
 /// ext4 refuses deeper extent trees.
 const MAX_DEPTH: u16 = 5;
@@ -38,6 +43,7 @@ struct Geometry {
     block_bits: u32,
     blocks: u64,
     first_data_block: u64,
+    inodes: u64,
     inodes_per_group: u64,
     inode_size: u64,
     desc_size: u64,
@@ -57,6 +63,7 @@ impl Geometry {
                     0
                 },
             first_data_block: u64::from(le32(&sb, 0x14)),
+            inodes: u64::from(le32(&sb, 0x0)),
             inodes_per_group: u64::from(le32(&sb, 0x28)),
             inode_size: u64::from(le16(&sb, 0x58)),
             desc_size: if incompat & INCOMPAT_64BIT != 0 {
@@ -83,6 +90,98 @@ impl Geometry {
             return Err(EINVAL);
         }
         Ok(b << self.block_bits)
+    }
+
+    /// The first block of the inode table of `group`, from its group descriptor.
+    fn inode_table(&self, dev: &AddressSpace, group: u64) -> Result<u64> {
+        let mut desc = [0u8; 64];
+        let desc_len = self.desc_size.min(64) as usize;
+        let gdt = self.block(self.first_data_block + 1)?;
+        dev.read(gdt + group * self.desc_size, &mut desc[..desc_len])?;
+        let mut table = u64::from(le32(&desc, 0x8));
+        if desc_len >= 64 {
+            table |= u64::from(le32(&desc, 0x28)) << 32;
+        }
+        Ok(table)
+    }
+}
+
+/// Finds the inode-table block of inodes, for reading them ahead ("statahead").
+pub(crate) struct InodeTables<'a> {
+    dev: &'a AddressSpace,
+    g: Geometry,
+    /// Recently used groups and their inode tables, by group modulo the size.
+    cache: [(u64, u64); 16],
+}
+
+impl<'a> InodeTables<'a> {
+    /// Reads the geometry of the file system on `dev`, whose blocks are `block_bits` wide.
+    ///
+    /// Context: may sleep (reads the superblock if it is not cached).
+    pub(crate) fn new(dev: &'a AddressSpace, block_bits: u32) -> Result<Self> {
+        Ok(Self {
+            dev,
+            g: Geometry::read(dev, block_bits)?,
+            cache: [(u64::MAX, 0); 16],
+        })
+    }
+
+    /// The device block that holds inode `ino`; `None` for a number out of range or an
+    /// unreadable group descriptor.
+    ///
+    /// Context: may sleep (reads the group descriptor if it is not cached).
+    pub(crate) fn block_of(&mut self, ino: u64) -> Option<u64> {
+        if ino == 0 || ino > self.g.inodes {
+            return None;
+        }
+        let group = (ino - 1) / self.g.inodes_per_group;
+        let index = (ino - 1) % self.g.inodes_per_group;
+        let slot = &mut self.cache[(group % 16) as usize];
+        if slot.0 != group {
+            *slot = (group, self.g.inode_table(self.dev, group).ok()?);
+        }
+        let block = slot.1 + ((index * self.g.inode_size) >> self.g.block_bits);
+        self.g.block(block).ok().map(|_| block)
+    }
+}
+
+/// Calls `f` with the inode number of each entry of a directory block (ext2 and ext4 use the
+/// same entries), if the block is a well-formed chain of entries; the index blocks of a hashed
+/// directory hold none. The block may be changing: this is only a hint.
+pub(crate) fn entry_inodes(block: &[u8], mut f: impl FnMut(u64)) {
+    // Entries as (offset, inode), or `None` at the end of a well-formed chain.
+    let next = |at: usize| -> Option<(usize, u32)> {
+        let rec_len = usize::from(le16(block, at + 4));
+        if rec_len < 8 || rec_len % 4 != 0 || at + rec_len > block.len() {
+            return None;
+        }
+        let named = block[at + 6] != 0;
+        Some((at + rec_len, if named { le32(block, at) } else { 0 }))
+    };
+    // First check the whole chain, then report: a block that is not a directory block (or is
+    // being changed) gives nothing.
+    if block.len() < 8 {
+        return;
+    }
+    let mut at = 0;
+    while at + 8 <= block.len() {
+        match next(at) {
+            Some((to, _)) => at = to,
+            None => return,
+        }
+    }
+    if at != block.len() {
+        return;
+    }
+    let mut at = 0;
+    while let Some((to, ino)) = next(at) {
+        if ino != 0 {
+            f(u64::from(ino));
+        }
+        at = to;
+        if at + 8 > block.len() {
+            break;
+        }
     }
 }
 
@@ -180,6 +279,7 @@ impl Mapper<'_> {
 
 /// Appends to `out` the device block of each of the first `units` blocks of directory `ino`
 /// (0 for a hole), reading the file system's metadata from `dev`, its block device's page cache.
+/// Returns whether the directory is hashed (`dir_index`).
 ///
 /// Context: may sleep (reads metadata that is not cached).
 pub(crate) fn block_map(
@@ -188,7 +288,7 @@ pub(crate) fn block_map(
     ino: u64,
     units: usize,
     out: &mut KVec<u64>,
-) -> Result {
+) -> Result<bool> {
     let g = Geometry::read(dev, block_bits)?;
     if ino == 0 {
         return Err(EINVAL);
@@ -196,14 +296,7 @@ pub(crate) fn block_map(
     let group = (ino - 1) / g.inodes_per_group;
     let index = (ino - 1) % g.inodes_per_group;
 
-    let mut desc = [0u8; 64];
-    let desc_len = g.desc_size.min(64) as usize;
-    let gdt = g.block(g.first_data_block + 1)?;
-    dev.read(gdt + group * g.desc_size, &mut desc[..desc_len])?;
-    let mut table = u64::from(le32(&desc, 0x8));
-    if desc_len >= 64 {
-        table |= u64::from(le32(&desc, 0x28)) << 32;
-    }
+    let table = g.inode_table(dev, group)?;
 
     let mut inode = [0u8; 128];
     dev.read(g.block(table)? + index * g.inode_size, &mut inode)?;
@@ -213,13 +306,14 @@ pub(crate) fn block_map(
     }
     let i_block = &inode[0x28..0x28 + 60];
 
+    let hashed = flags & INDEX_FL != 0;
     let mut m = Mapper { dev, g, units, out };
     if flags & EXTENTS_FL != 0 {
         let depth = le16(i_block, 6);
         if depth > MAX_DEPTH {
             return Err(EINVAL);
         }
-        m.extent_node(i_block, depth)
+        m.extent_node(i_block, depth).map(|()| hashed)
     } else {
         for i in 0..DIRECT {
             m.put(i as u64, u64::from(le32(i_block, 4 * i)))?;
@@ -232,6 +326,82 @@ pub(crate) fn block_map(
             let b = u64::from(le32(i_block, 4 * (DIRECT + level as usize - 1)));
             logical = m.indirect(b, level, logical)?;
         }
-        Ok(())
+        Ok(hashed)
     }
+}
+
+/// Appends to `order` the logical blocks of a hashed directory in the order `getdents()` reads
+/// them: the root, then each index block followed by the leaves it points to, in hash order
+/// (`ext4_htree_fill_tree()` walks the tree that way). `blocks` maps logical blocks to device
+/// blocks ([`block_map`]). Blocks the tree does not reach are left out; an inconsistent tree
+/// (it may be changing) stops the walk early.
+///
+/// Context: may sleep (reads index blocks that are not cached).
+pub(crate) fn htree_order(
+    dev: &AddressSpace,
+    block_bits: u32,
+    blocks: &[u64],
+    order: &mut KVec<u64>,
+) -> Result {
+    let size = 1usize << block_bits;
+    let mut buf = KVec::from_elem(0u8, size, GFP_KERNEL)?;
+    let read = |logical: u64, buf: &mut [u8]| -> Result {
+        let phys = *blocks.get(logical as usize).ok_or(EINVAL)?;
+        if phys == 0 {
+            return Err(EINVAL);
+        }
+        dev.read(phys << block_bits, buf)
+    };
+    read(0, &mut buf)?;
+    order.push(0, GFP_KERNEL)?;
+    // dx_root: "." and "..", then dx_root_info (its length at 0x1d, levels at 0x1e).
+    let levels = buf[0x1e];
+    let at = 0x18 + usize::from(buf[0x1d]);
+    if levels >= MAX_HTREE_LEVELS || at + 8 > size {
+        return Err(EINVAL);
+    }
+    let root = index_entries(&buf, at)?;
+    htree_walk(&read, &root, levels, blocks.len() as u64, size, order)
+}
+
+/// The block numbers of the entries of an index node whose `dx_countlimit` is at `at`.
+fn index_entries(node: &[u8], at: usize) -> Result<KVec<u64>> {
+    let limit = usize::from(le16(node, at));
+    let count = usize::from(le16(node, at + 2));
+    if count == 0 || count > limit || at + 8 * limit > node.len() {
+        return Err(EINVAL);
+    }
+    let mut out = KVec::with_capacity(count, GFP_KERNEL)?;
+    for i in 0..count {
+        // The first entry has the count and limit where the others have their hash.
+        out.push(
+            u64::from(le32(node, at + 8 * i + 4) & 0x0fff_ffff),
+            GFP_KERNEL,
+        )?;
+    }
+    Ok(out)
+}
+
+fn htree_walk(
+    read: &impl Fn(u64, &mut [u8]) -> Result,
+    entries: &[u64],
+    levels: u8,
+    units: u64,
+    size: usize,
+    order: &mut KVec<u64>,
+) -> Result {
+    for &logical in entries {
+        if logical >= units || order.len() as u64 > units {
+            return Err(EINVAL);
+        }
+        order.push(logical, GFP_KERNEL)?;
+        if levels > 0 {
+            let mut node = KVec::from_elem(0u8, size, GFP_KERNEL)?;
+            read(logical, &mut node)?;
+            // An index node: an empty entry covering the block, then dx_countlimit.
+            let children = index_entries(&node, 8)?;
+            htree_walk(read, &children, levels - 1, units, size, order)?;
+        }
+    }
+    Ok(())
 }

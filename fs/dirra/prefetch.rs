@@ -2,13 +2,13 @@
 
 //! Reading directories ahead, per file system, and auditing what was read.
 
-use crate::{ext4, stats, EXT2, EXT4, INFLIGHT, WINDOW};
+use crate::{ext4, statahead, stats, EXT2, EXT4, INFLIGHT, STATAHEAD, WINDOW};
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::{
     inode::{Inode, SuperBlock},
     new_mutex,
     page::PAGE_SHIFT,
-    pagecache::{with_plug, AddressSpace, PageState},
+    pagecache::{AddressSpace, PageState},
     prelude::*,
     readdir_watch::ReaddirEvent,
     sync::Mutex,
@@ -24,6 +24,17 @@ static PENDING: AtomicUsize = AtomicUsize::new(0);
 /// Context: any (called from the probe).
 pub(crate) fn more_to_read() -> bool {
     PENDING.load(Ordering::Relaxed) != 0
+}
+
+/// How many directories have pages read ahead that were not audited yet.
+static AUDIT_DUE: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether some directory has pages read ahead that are still to be audited: until then, the
+/// start and the end of every listing are worth an event.
+///
+/// Context: any (called from the probe).
+pub(crate) fn audit_due() -> bool {
+    AUDIT_DUE.load(Ordering::Relaxed) != 0
 }
 
 /// Directories remembered at once; the least recently listed is forgotten first.
@@ -59,6 +70,18 @@ impl Mechanism {
             b"ext2" if EXT2.get() => Some(Self::DirPages),
             b"ext4" | b"ext3" if EXT4.get() => Some(Self::DevBlocks),
             _ => None,
+        }
+    }
+
+    /// Whether every page of the directory is surely cached, judged from what can be read in
+    /// the probe: only for `DirPages`, where the directory's mapping holds exactly its pages
+    /// (a page read ahead but not read yet also counts: it is on its way).
+    ///
+    /// Context: any (called from the probe).
+    pub(crate) fn all_cached_hint(self, dir: &Inode) -> bool {
+        match self {
+            Self::DirPages => dir.mapping().nr_pages() >= self.units(dir),
+            Self::DevBlocks => false,
         }
     }
 
@@ -102,12 +125,33 @@ impl Mechanism {
     ) -> u64 {
         let units = self.units(dir);
         let mut blocks = KVec::new();
+        // Logical blocks in the order the reader wants them, if not 0, 1, 2...
+        let mut order = KVec::new();
         let shift = match self {
             Self::DirPages => 0,
             Self::DevBlocks => {
                 let bits = dir.super_block().blocksize_bits();
-                if ext4::block_map(mapping, bits, dir.ino(), units as usize, &mut blocks).is_err() {
+                let Ok(hashed) =
+                    ext4::block_map(mapping, bits, dir.ino(), units as usize, &mut blocks)
+                else {
                     return units;
+                };
+                // A hashed directory is read in hash order: read it ahead in that order, then
+                // whatever the walk of its tree missed.
+                if hashed && ext4::htree_order(mapping, bits, &blocks, &mut order).is_ok() {
+                    let mut seen = KVec::from_elem(false, blocks.len(), GFP_KERNEL).ok();
+                    for &b in order.iter() {
+                        if let Some(s) = seen.as_mut().and_then(|s| s.get_mut(b as usize)) {
+                            *s = true;
+                        }
+                    }
+                    if let Some(seen) = seen {
+                        for (b, &s) in seen.iter().enumerate() {
+                            if !s && order.push(b as u64, GFP_KERNEL).is_err() {
+                                break;
+                            }
+                        }
+                    }
                 }
                 // Blocks are at most a page: ext4 in 6.12 refuses larger ones.
                 PAGE_SHIFT as u32 - bits.min(PAGE_SHIFT as u32)
@@ -115,9 +159,14 @@ impl Mechanism {
         };
         let mut unit = from;
         while unit < units && pages.len() < window {
+            let logical = if order.len() as u64 == units {
+                order[unit as usize]
+            } else {
+                unit
+            };
             let page = match self {
-                Self::DirPages => Some(unit),
-                Self::DevBlocks => match blocks.get(unit as usize) {
+                Self::DirPages => Some(logical),
+                Self::DevBlocks => match blocks.get(logical as usize) {
                     Some(&block) if block != 0 => Some(block >> shift),
                     _ => None,
                 },
@@ -144,6 +193,11 @@ struct Dir {
     next: u64,
     /// Pages read ahead in this listing, not audited yet.
     pages: KVec<u64>,
+    /// Pages of inodes read ahead in this listing (statahead, on the block device), not audited
+    /// yet.
+    inode_pages: KVec<u64>,
+    /// No statahead before this time (ms, monotonic).
+    statahead_backoff_until: i64,
     /// Every page the directory had in its last complete listing, to tell a warm directory
     /// cheaply; with the directory size it was for.
     all: KVec<u64>,
@@ -181,6 +235,8 @@ impl Table {
                     generation,
                     next: 0,
                     pages: KVec::new(),
+                    inode_pages: KVec::new(),
+                    statahead_backoff_until: 0,
                     all: KVec::new(),
                     all_size: -1,
                     backoff_until: 0,
@@ -230,6 +286,12 @@ impl Dirs {
         Self::handle_locked(&mut table, event);
         let pending = table.dirs.iter().filter(|d| d.pending).count();
         PENDING.store(pending, Ordering::Relaxed);
+        let due = table
+            .dirs
+            .iter()
+            .filter(|d| !d.pages.is_empty() || !d.inode_pages.is_empty())
+            .count();
+        AUDIT_DUE.store(due, Ordering::Relaxed);
     }
 
     fn handle_locked(table: &mut Table, event: &ReaddirEvent) {
@@ -249,6 +311,9 @@ impl Dirs {
         let end = mech.at_end(event.pos, size);
         if start || end {
             audit(entry, mapping, end);
+            if let Some(dev) = dir.super_block().bdev_mapping() {
+                audit_statahead(entry, dev);
+            }
             entry.pending = false;
         }
         if end {
@@ -272,6 +337,9 @@ impl Dirs {
         if Ktime::ktime_get().to_ms() < entry.backoff_until {
             return;
         }
+        // Before the reads: the listing may end while they are in flight, and its end must
+        // then come here to be audited (handle() sets the exact count afterwards).
+        AUDIT_DUE.fetch_add(1, Ordering::Relaxed);
         read_window(mech, dir, mapping, entry);
         entry.pending = entry.next < mech.units(dir);
         if !entry.pending {
@@ -298,29 +366,57 @@ fn audit(entry: &mut Dir, mapping: &AddressSpace, complete: bool) {
     if entry.pages.is_empty() {
         return;
     }
+    let used = count_used(&entry.pages, mapping, complete);
+    let total = entry.pages.len() as u64;
+    stats::add(&stats::USED, used);
+    stats::add(&stats::WASTED, total - used);
+    entry.pages = KVec::new();
+    if low_hit_rate(used, total) {
+        entry.backoff_until = Ktime::ktime_get().to_ms() + BACKOFF_MS;
+        stats::add(&stats::BACKOFFS, 1);
+    }
+}
+
+/// Counts how many inode pages read ahead were used (looked up by the file system since), and
+/// stops statahead for a while on a directory whose inode pages mostly were not: its listings
+/// are not followed by a `stat()` of each entry.
+fn audit_statahead(entry: &mut Dir, dev: &AddressSpace) {
+    if entry.inode_pages.is_empty() {
+        return;
+    }
+    let used = count_used(&entry.inode_pages, dev, false);
+    let total = entry.inode_pages.len() as u64;
+    stats::add(&stats::STATAHEAD_USED, used);
+    entry.inode_pages = KVec::new();
+    if low_hit_rate(used, total) {
+        entry.statahead_backoff_until = Ktime::ktime_get().to_ms() + BACKOFF_MS;
+        stats::add(&stats::STATAHEAD_BACKOFFS, 1);
+    }
+}
+
+/// How many of `pages` were used: marked accessed, or (`complete`) still cached and read.
+fn count_used(pages: &[u64], mapping: &AddressSpace, complete: bool) -> u64 {
     let mut used = 0u64;
-    for &page in entry.pages.iter() {
+    for &page in pages {
         match mapping.page_state(page) {
             PageState::Cached { used: true, .. } => used += 1,
             PageState::Cached { uptodate: true, .. } if complete => used += 1,
             _ => {}
         }
     }
-    let total = entry.pages.len() as u64;
-    stats::add(&stats::USED, used);
-    stats::add(&stats::WASTED, total - used);
-    entry.pages = KVec::new();
-    if total >= MIN_AUDITED && used * 100 < total * MIN_HIT_PERCENT {
-        entry.backoff_until = Ktime::ktime_get().to_ms() + BACKOFF_MS;
-        stats::add(&stats::BACKOFFS, 1);
-    }
+    used
+}
+
+/// Whether `used` out of `total` pages read ahead is too few to go on: a back-off.
+fn low_hit_rate(used: u64, total: u64) -> bool {
+    total >= MIN_AUDITED && used * 100 < total * MIN_HIT_PERCENT
 }
 
 /// Reads ahead the next window of `dir`: the pages not cached yet, sorted by position, in batches
 /// of at most `inflight` pages, each batch waited for before the next one starts.
 fn read_window(mech: Mechanism, dir: &Inode, mapping: &AddressSpace, entry: &mut Dir) {
     let window = WINDOW.get().value() as usize;
-    let inflight = INFLIGHT.get().value() as usize;
+    let inflight = inflight_for(dir.super_block().bdev_mapping());
     let mut pages = KVec::new();
     entry.next = mech.collect(dir, mapping, entry.next, window, &mut pages);
     for &page in pages.iter() {
@@ -335,38 +431,72 @@ fn read_window(mech: Mechanism, dir: &Inode, mapping: &AddressSpace, entry: &mut
             break;
         }
     }
-    todo.sort_unstable();
-    let mut last = None;
-    let mut unique = KVec::new();
-    for &page in todo.iter() {
-        if last != Some(page) && unique.push(page, GFP_KERNEL).is_err() {
+    // In the reader's order (collect() made it so).
+    let n = read_pages(mapping, &todo, inflight, &mut entry.pages);
+    stats::add(&stats::PREFETCHED, n);
+
+    if STATAHEAD.get() && Ktime::ktime_get().to_ms() >= entry.statahead_backoff_until {
+        statahead::read(
+            dir,
+            mapping,
+            &pages,
+            window,
+            inflight,
+            &mut entry.inode_pages,
+        );
+    }
+}
+
+/// Reads ahead `pages` (not cached, in the order the reader will want them) of `mapping`,
+/// keeping at most `inflight` of them in flight: each new read waits for the oldest one first.
+/// Appends the pages to `done`; returns how many.
+///
+/// A sliding window rather than batches: the device gets the next read as soon as one
+/// completes, and on a device that serves one read at a time, the reads the reader waits for
+/// come in its order, without a queue of others in front of them. `inflight` should not exceed
+/// what the device's queue holds ([`AddressSpace::queue_depth`]): a submitter that waits for a
+/// free request slot delays every read behind it.
+pub(crate) fn read_pages(
+    mapping: &AddressSpace,
+    pages: &[u64],
+    inflight: usize,
+    done: &mut KVec<u64>,
+) -> u64 {
+    let inflight = inflight.max(1);
+    let mut waited = 0;
+    let mut i = 0;
+    while i < pages.len() {
+        // A run of adjacent pages is one request, as large as the window allows.
+        let mut n = 1;
+        while i + n < pages.len() && n < inflight && pages[i + n] == pages[i] + n as u64 {
+            n += 1;
+        }
+        while i + n - waited > inflight {
+            mapping.wait_for_page(pages[waited]);
+            waited += 1;
+        }
+        if mapping.readahead(pages[i], n as u64).is_ok() {
+            stats::add(&stats::IOS, 1);
+        }
+        i += n;
+    }
+    for &page in &pages[waited..] {
+        mapping.wait_for_page(page);
+    }
+    for &page in pages {
+        if done.push(page, GFP_KERNEL).is_err() {
             break;
         }
-        last = Some(page);
     }
+    pages.len() as u64
+}
 
-    for batch in unique.chunks(inflight) {
-        with_plug(|| {
-            let mut i = 0;
-            while i < batch.len() {
-                let mut n = 1;
-                while i + n < batch.len() && batch[i + n] == batch[i] + n as u64 {
-                    n += 1;
-                }
-                if mapping.readahead(batch[i], n as u64).is_ok() {
-                    stats::add(&stats::IOS, 1);
-                }
-                i += n;
-            }
-        });
-        for &page in batch {
-            mapping.wait_for_page(page);
-        }
-        stats::add(&stats::PREFETCHED, batch.len() as u64);
-        for &page in batch {
-            if entry.pages.push(page, GFP_KERNEL).is_err() {
-                break;
-            }
-        }
+/// The number of pages to keep in flight on the device under `mapping`: the `inflight`
+/// parameter, but no more than the device's queue holds.
+pub(crate) fn inflight_for(dev: Option<&AddressSpace>) -> usize {
+    let inflight = INFLIGHT.get().value() as usize;
+    match dev.and_then(|d| d.queue_depth()) {
+        Some(depth) => inflight.min(depth.max(1) as usize),
+        None => inflight,
     }
 }

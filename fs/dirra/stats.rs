@@ -17,6 +17,12 @@ pub(crate) static USED: AtomicU64 = AtomicU64::new(0);
 pub(crate) static WASTED: AtomicU64 = AtomicU64::new(0);
 /// Times a directory was left alone for a while because its pages went unused.
 pub(crate) static BACKOFFS: AtomicU64 = AtomicU64::new(0);
+/// Pages of inodes read ahead (statahead).
+pub(crate) static STATAHEAD: AtomicU64 = AtomicU64::new(0);
+/// Of those, pages the file system looked up afterwards.
+pub(crate) static STATAHEAD_USED: AtomicU64 = AtomicU64::new(0);
+/// Times statahead stopped for a while on a directory because its inode pages went unused.
+pub(crate) static STATAHEAD_BACKOFFS: AtomicU64 = AtomicU64::new(0);
 /// Listings started on a directory whose pages were all cached: nothing to read.
 pub(crate) static WARM: AtomicU64 = AtomicU64::new(0);
 
@@ -34,5 +40,8 @@ pub(crate) fn register() -> debugfs::Dir {
     dir.add_u64(c_str!("pages_wasted"), &WASTED);
     dir.add_u64(c_str!("backoffs"), &BACKOFFS);
     dir.add_u64(c_str!("dirs_warm"), &WARM);
+    dir.add_u64(c_str!("statahead_pages"), &STATAHEAD);
+    dir.add_u64(c_str!("statahead_used"), &STATAHEAD_USED);
+    dir.add_u64(c_str!("statahead_backoffs"), &STATAHEAD_BACKOFFS);
     dir
 }

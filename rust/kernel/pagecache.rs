@@ -38,6 +38,8 @@ pub enum PageState {
 /// let root = File::open(c_str!("/"), bindings::O_RDONLY | bindings::O_DIRECTORY)?;
 /// let mapping = root.inode().mapping();
 /// assert_eq!(mapping.page_state(1 << 20), PageState::Absent);
+/// // A directory's page cache is not a block device's.
+/// assert_eq!(mapping.queue_depth(), None);
 /// // Returns at once: nothing to wait for.
 /// mapping.wait_for_page(1 << 20);
 ///
@@ -55,7 +57,10 @@ pub enum PageState {
 /// // Reading goes through the page cache too (ramfs pages read as zeroes).
 /// let mut buf = [0xffu8; 16];
 /// match mapping.read(4090, &mut buf) {
-///     Ok(()) => assert_eq!(buf, [0; 16]),
+///     Ok(()) => {
+///         assert_eq!(buf, [0; 16]);
+///         assert!(mapping.nr_pages() >= 2);
+///     }
 ///     Err(e) => assert_eq!(e, EINVAL),
 /// }
 /// # Ok::<(), Error>(())
@@ -178,6 +183,35 @@ impl AddressSpace {
             done += n;
         }
         Ok(())
+    }
+
+    /// How many pages the mapping caches: a snapshot, as pages come and go meanwhile.
+    ///
+    /// Context: any, probes included: reads one field, without locks.
+    pub fn nr_pages(&self) -> u64 {
+        // SAFETY: the mapping is valid; `nrpages` is a word that the page cache updates under
+        // its lock and that may be read racily (as `mapping_empty()` does).
+        unsafe { core::ptr::addr_of!((*self.as_raw()).nrpages).read_volatile() as u64 }
+    }
+
+    /// For the page cache of a block device: how many requests its queue holds at once
+    /// (`nr_requests`), beyond which submitters wait for one to complete. `None` for the page
+    /// cache of anything else.
+    pub fn queue_depth(&self) -> Option<u64> {
+        // SAFETY: the mapping is valid; `host` is its owner, which outlives it.
+        let host = unsafe { (*self.as_raw()).host };
+        if host.is_null() {
+            return None;
+        }
+        // SAFETY: `host` is valid (above); the file type bits of `i_mode` never change.
+        let mode = u32::from(unsafe { (*host).i_mode });
+        if mode & bindings::S_IFMT != bindings::S_IFBLK {
+            return None;
+        }
+        // SAFETY: `host` is a block device's inode, so `I_BDEV` gives its block device, which
+        // lives as long as the inode, and whose queue lives as long as the device.
+        let depth = unsafe { (*(*bindings::I_BDEV(host)).bd_queue).nr_requests };
+        Some(depth as u64)
     }
 
     /// Whether the page at `index` is cached, read, and used since it was read.

@@ -8,8 +8,13 @@
  *                                   disk; the entries are hard links to a few
  *                                   files (linking is quicker than making
  *                                   inodes, which matters under emulation)
- *   dirra_bench list DIR            read DIR with getdents64 (32 KiB buffer),
- *                                   print "<entries> <milliseconds>"
+ *   dirra_bench files ROOT D N      make ROOT/f0 .. ROOT/f<D-1>, N empty files
+ *                                   each (an inode each), round-robin
+ *   dirra_bench list DIR [R]        read DIR with getdents64 (32 KiB buffer),
+ *                                   R times (default 1), print "<entries of
+ *                                   one pass> <milliseconds of all>"
+ *   dirra_bench lsl DIR             one pass, and lstat() every entry after
+ *                                   each getdents64 call, as 'ls -l' does
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -63,34 +68,79 @@ static int populate(const char *root, long d, long n)
 	return 0;
 }
 
-static int list(const char *dir)
+/* Empty files, N in each of D directories, created round-robin. */
+static int files(const char *root, long d, long n)
+{
+	char path[4096];
+	long i, j;
+
+	for (j = 0; j < d; j++) {
+		snprintf(path, sizeof(path), "%s/f%ld", root, j);
+		if (mkdir(path, 0755)) {
+			perror(path);
+			return 1;
+		}
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < d; j++) {
+			snprintf(path, sizeof(path), "%s/f%ld/file-%07ld", root, j, i);
+			if (mknod(path, S_IFREG | 0644, 0)) {
+				perror(path);
+				return 1;
+			}
+		}
+	sync();
+	return 0;
+}
+
+/* One pass over @dir; returns its entries, or -1. */
+static long pass(const char *dir, int stat_each)
 {
 	static char buf[32768];
 	long entries = 0;
-	double t0 = now_ms();
 	int fd = open(dir, O_RDONLY | O_DIRECTORY);
 
 	if (fd < 0) {
 		perror(dir);
-		return 1;
+		return -1;
 	}
 	for (;;) {
 		long n = syscall(SYS_getdents64, fd, buf, sizeof(buf)), off = 0;
 
 		if (n < 0) {
 			perror("getdents64");
-			return 1;
+			close(fd);
+			return -1;
 		}
 		if (n == 0)
 			break;
 		while (off < n) {
 			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			struct stat st;
 
 			entries++;
 			off += d->d_reclen;
+			if (stat_each && fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW)) {
+				perror(d->d_name);
+				close(fd);
+				return -1;
+			}
 		}
 	}
 	close(fd);
+	return entries;
+}
+
+static int list(const char *dir, int stat_each, long repeat)
+{
+	double t0 = now_ms();
+	long entries = 0, i;
+
+	for (i = 0; i < repeat; i++) {
+		entries = pass(dir, stat_each);
+		if (entries < 0)
+			return 1;
+	}
 	printf("%ld %.1f\n", entries, now_ms() - t0);
 	return 0;
 }
@@ -99,8 +149,13 @@ int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "populate"))
 		return populate(argv[2], atol(argv[3]), atol(argv[4]));
-	if (argc == 3 && !strcmp(argv[1], "list"))
-		return list(argv[2]);
-	fprintf(stderr, "usage: %s populate ROOT D N | list DIR\n", argv[0]);
+	if (argc == 5 && !strcmp(argv[1], "files"))
+		return files(argv[2], atol(argv[3]), atol(argv[4]));
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "list"))
+		return list(argv[2], 0, argc == 4 ? atol(argv[3]) : 1);
+	if (argc == 3 && !strcmp(argv[1], "lsl"))
+		return list(argv[2], 1, 1);
+	fprintf(stderr, "usage: %s populate ROOT D N | files ROOT D N | list DIR [R] | lsl DIR\n",
+		argv[0]);
 	return 2;
 }

@@ -42,6 +42,9 @@
 struct entry {
 	char name[64];
 	unsigned char type;
+	/* From lstat(), by list_stat() only. */
+	ino_t ino;
+	mode_t mode;
 };
 
 struct listing {
@@ -245,7 +248,17 @@ static void listing_free(struct listing *l)
 /* Lists the open directory @fd with getdents64 and a small buffer, in the
  * order returned, and closes it.
  */
+static int list_fd_stat(int fd, struct listing *l, bool stat_each);
+
 static int list_fd(int fd, struct listing *l)
+{
+	return list_fd_stat(fd, l, false);
+}
+
+/* The same, and with @stat_each, lstat() each entry after the getdents64 call
+ * that returned it, as 'ls -l' does.
+ */
+static int list_fd_stat(int fd, struct listing *l, bool stat_each)
 {
 	char buf[4096];
 
@@ -279,6 +292,16 @@ static int list_fd(int fd, struct listing *l)
 			memcpy(l->e[l->n].name, d->d_name, len);
 			l->e[l->n].name[len] = '\0';
 			l->e[l->n].type = d->d_type;
+			if (stat_each) {
+				struct stat st;
+
+				if (fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW)) {
+					close(fd);
+					return -errno;
+				}
+				l->e[l->n].ino = st.st_ino;
+				l->e[l->n].mode = st.st_mode;
+			}
 			l->n++;
 			off += d->d_reclen;
 		}
@@ -294,6 +317,16 @@ static int list_dir(const char *dir, struct listing *l)
 	if (fd < 0)
 		return -errno;
 	return list_fd(fd, l);
+}
+
+/* Lists @dir as 'ls -l' does. */
+static int list_stat(const char *dir, struct listing *l)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	if (fd < 0)
+		return -errno;
+	return list_fd_stat(fd, l, true);
 }
 
 static bool same_listing(const struct listing *a, const struct listing *b)
@@ -504,6 +537,42 @@ TEST_F_TIMEOUT(dirra, counters, 300)
 	EXPECT_EQ(pre, stat_of("pages_prefetched"));
 }
 
+/* Statahead: 'ls -l' sees the same inodes with it, and its counters move. */
+TEST_F_TIMEOUT(dirra, statahead, 300)
+{
+	long pages, used, dirs;
+	struct listing off, on;
+	size_t i;
+	bool same = true;
+
+	ASSERT_EQ(0, populate(self->dir, ENTRIES));
+	ASSERT_EQ(0, set_param("statahead", "0"));
+	ASSERT_EQ(0, fs_cold(&self->fs));
+	pages = stat_of("statahead_pages");
+	dirs = stat_of("dirs_seen");
+	ASSERT_EQ(0, list_stat(self->dir, &off));
+	/* Read ahead, but no inodes. */
+	EXPECT_EQ(dirs + 1, wait_stat_above("dirs_seen", dirs, 2000));
+	usleep(200000);
+	EXPECT_EQ(pages, stat_of("statahead_pages"));
+
+	ASSERT_EQ(0, set_param("statahead", "1"));
+	ASSERT_EQ(0, fs_cold(&self->fs));
+	used = stat_of("statahead_used");
+	ASSERT_EQ(0, list_stat(self->dir, &on));
+	EXPECT_TRUE(same_listing(&off, &on));
+	for (i = 0; i < off.n && i < on.n; i++)
+		same &= off.e[i].ino == on.e[i].ino && off.e[i].mode == on.e[i].mode;
+	EXPECT_TRUE(same);
+	/* ENTRIES inodes fill hundreds of inode-table blocks. */
+	EXPECT_GT(wait_stat_above("statahead_pages", pages, 2000), pages + 16);
+	/* Audited when the listing ends: 'ls -l' looked the inodes up. */
+	EXPECT_GT(wait_stat_above("statahead_used", used, 5000), used);
+	listing_free(&off);
+	listing_free(&on);
+	set_param("statahead", "1");
+}
+
 /* Readers list while a writer creates and removes entries: every entry that is
  * not touched shows up exactly once in every listing.
  */
@@ -707,7 +776,7 @@ TEST(bad_parameters)
 		{ "window", "0" }, { "window", "65537" }, { "window", "abc" },
 		{ "window", "-1" }, { "inflight", "0" }, { "inflight", "1025" },
 		{ "min_size", "4095" }, { "min_size", "4G" }, { "enable", "maybe" },
-		{ "ext4", "2x" },
+		{ "ext4", "2x" }, { "statahead", "2" },
 	};
 	long window = read_num(PARAMS "window");
 	size_t i;
