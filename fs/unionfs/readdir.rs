@@ -127,9 +127,10 @@ fn merge(dentry: &Dentry<UnionFs>) -> Result<KVec<DirEntry>> {
     let stack = dentry.data().ok_or(ENOENT)?;
     let union = dentry.super_data();
     let paths = stack.paths();
+    let count = stack.len();
     let mut all = KVec::new();
     union.creds.with_override(|| -> Result {
-        for (i, (_, dir)) in paths.iter().enumerate() {
+        for (i, dir) in paths.enumerate() {
             let start = all.len();
             match read_layer(dentry, dir, i, &mut all) {
                 // A layer directory removed directly has no entries.
@@ -138,7 +139,7 @@ fn merge(dentry: &Dentry<UnionFs>) -> Result<KVec<DirEntry>> {
             }
             // Attribute whiteouts count only in directories marked as holding them, and not in
             // the lowest layer, which has nothing below to hide.
-            let xwhiteouts = i + 1 < paths.len() && opaque_value(dir) == Some(b'x');
+            let xwhiteouts = i + 1 < count && opaque_value(dir) == Some(b'x');
             for e in &mut all[start..] {
                 let candidate =
                     e.d_type == bindings::DT_CHR || (xwhiteouts && e.d_type == bindings::DT_REG);

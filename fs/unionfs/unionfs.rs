@@ -5,7 +5,8 @@
 //! A union joins directory trees (layers) into one: a name shows the object of the topmost
 //! layer that has it, and directories present in several layers show the entries of all of
 //! them. unionfs reads overlayfs's on-disk format: whiteouts hide lower names, opaque
-//! directories hide lower directories. This version mounts read-only unions of lower layers.
+//! directories hide lower directories. With an upper layer the union is writable: objects of
+//! lower layers are copied up ([`copy_up`]) before they change.
 //!
 //! The mount options are in [`options`], the layers of a mount in [`layers`], name lookup
 //! through the layers in [`lookup`] and merged directory reading in [`readdir`].
@@ -15,11 +16,12 @@ use kernel::{
     cred::Credential,
     prelude::*,
     vfs::{
-        self, inode::Kstat, param::Param, param::Params, Dentry, DirEmitter, Entry, FileSystem,
-        FsContext, NewSuperBlock, Path,
+        self, change::SetAttr, inode::Kstat, param::Param, param::Params, Dentry, DirEmitter,
+        Entry, FileSystem, FsContext, NewSuperBlock, Path,
     },
 };
 
+mod copy_up;
 mod layers;
 mod lookup;
 mod options;
@@ -72,6 +74,14 @@ impl FileSystem for UnionFs {
 
     fn revalidate(dentry: &Dentry<Self>) -> Result<bool> {
         lookup::revalidate(dentry)
+    }
+
+    fn setattr(dentry: &Dentry<Self>, attr: &mut SetAttr) -> Result {
+        copy_up::setattr(dentry, attr)
+    }
+
+    fn open_real(dentry: &Dentry<Self>, flags: u32) -> Result<Path> {
+        copy_up::open_real(dentry, flags)
     }
 
     fn getattr(dentry: &Dentry<Self>, stat: &mut Kstat, request_mask: u32, flags: u32) -> Result {

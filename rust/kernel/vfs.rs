@@ -14,6 +14,7 @@
 //! [`include/linux/backing-file.h`](srctree/include/linux/backing-file.h)
 
 pub mod backing_file;
+pub mod change;
 pub mod context;
 pub mod dentry;
 pub mod dir;
@@ -21,6 +22,7 @@ pub mod filesystem;
 pub mod inode;
 pub mod param;
 pub mod path;
+pub mod set_once;
 pub mod super_block;
 
 pub use context::FsContext;

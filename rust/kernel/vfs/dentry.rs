@@ -101,6 +101,24 @@ impl<T: FileSystem> Dentry<T> {
         Ok(copy)
     }
 
+    /// Takes the inode's attributes (type and permissions, owner, times, size) again from the
+    /// real path, after the filesystem changed the real object.
+    pub fn refresh_inode(&self) {
+        // SAFETY: the dentry is valid; a positive dentry keeps its inode while referenced.
+        let inode = unsafe { (*self.raw()).d_inode };
+        let Some(data) = self.data() else { return };
+        if inode.is_null() {
+            return;
+        }
+        let real = T::real(data).raw_inode();
+        // SAFETY: both inodes are referenced; these helpers copy fields the way stacking
+        // filesystems keep their inodes in step with the real ones.
+        unsafe {
+            bindings::fsstack_copy_attr_all(inode, real);
+            bindings::fsstack_copy_inode_size(inode, real);
+        }
+    }
+
     /// The inode number, if the dentry is positive.
     pub fn ino(&self) -> Option<u64> {
         // SAFETY: the dentry is valid, and a positive dentry of this filesystem keeps its inode

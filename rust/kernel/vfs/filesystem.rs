@@ -18,6 +18,7 @@
 //! [`include/linux/fs_context.h`](srctree/include/linux/fs_context.h)
 
 use super::{
+    change::SetAttr,
     context::FsContext,
     dentry::Dentry,
     dir::DirEmitter,
@@ -188,6 +189,20 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
     /// Returns whether a cached dentry is still right; `false` makes the VFS look it up again.
     fn revalidate(_dentry: &Dentry<Self>) -> Result<bool> {
         Ok(true)
+    }
+
+    /// Changes the attributes of `dentry` (`chmod()`, `chown()`, `utimes()`, `truncate()`), after
+    /// the VFS's permission checks of the change on the stacked inode. The inode's attributes
+    /// are then taken again from the real path. The default refuses with `EROFS`.
+    fn setattr(_dentry: &Dentry<Self>, _attr: &mut SetAttr) -> Result {
+        Err(crate::error::code::EROFS)
+    }
+
+    /// Returns the real path to open for opening `dentry` with the open flags `flags`
+    /// (`O_*`): by default [`FileSystem::real`]. A writable filesystem copies the object to a
+    /// writable layer first when `flags` ask for writing.
+    fn open_real(dentry: &Dentry<Self>, _flags: u32) -> Result<Path> {
+        Ok(Self::real(dentry.data().ok_or(crate::error::code::ENOENT)?).clone())
     }
 
     /// Fills `stat` for `stat()` on `dentry`.

@@ -11,6 +11,7 @@
 
 use super::{
     backing_file::FileOps,
+    change::SetAttr,
     dentry::{self, Dentry},
     dir::DirOps,
     filesystem::err_ptr,
@@ -90,6 +91,20 @@ impl Kstat {
     pub fn mode(&self) -> u32 {
         u32::from(self.0.mode)
     }
+
+    /// `st_size`: the size in bytes.
+    pub fn size(&self) -> i64 {
+        self.0.size
+    }
+
+    /// `st_blocks`: the 512-byte blocks allocated.
+    pub fn blocks(&self) -> u64 {
+        self.0.blocks
+    }
+
+    pub(crate) fn raw(&self) -> &bindings::kstat {
+        &self.0
+    }
 }
 
 impl Default for Kstat {
@@ -157,6 +172,7 @@ impl<T: FileSystem> InodeOps<T> {
     const DIR: bindings::inode_operations = bindings::inode_operations {
         lookup: Some(lookup::<T>),
         getattr: Some(getattr::<T>),
+        setattr: Some(setattr::<T>),
         // SAFETY: all-zero is valid for the remaining operations: absent.
         ..unsafe { MaybeUninit::zeroed().assume_init() }
     };
@@ -164,6 +180,7 @@ impl<T: FileSystem> InodeOps<T> {
     /// Regular files and special files.
     const FILE: bindings::inode_operations = bindings::inode_operations {
         getattr: Some(getattr::<T>),
+        setattr: Some(setattr::<T>),
         // SAFETY: all-zero is valid for the remaining operations: absent.
         ..unsafe { MaybeUninit::zeroed().assume_init() }
     };
@@ -171,6 +188,7 @@ impl<T: FileSystem> InodeOps<T> {
     const SYMLINK: bindings::inode_operations = bindings::inode_operations {
         get_link: Some(get_link::<T>),
         getattr: Some(getattr::<T>),
+        setattr: Some(setattr::<T>),
         // SAFETY: all-zero is valid for the remaining operations: absent.
         ..unsafe { MaybeUninit::zeroed().assume_init() }
     };
@@ -238,6 +256,32 @@ unsafe extern "C" fn getattr<T: FileSystem>(
     };
     match T::getattr(dentry, stat, request_mask, flags) {
         Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with the inode of a referenced dentry of type `T` locked, to change its
+/// attributes.
+unsafe extern "C" fn setattr<T: FileSystem>(
+    idmap: *mut bindings::mnt_idmap,
+    dentry: *mut bindings::dentry,
+    attr: *mut bindings::iattr,
+) -> c_int {
+    // SAFETY: the caller passes valid arguments; `setattr_prepare()` checks the change against
+    // the stacked inode's owner and permissions as the current task.
+    let err = unsafe { bindings::setattr_prepare(idmap, dentry, attr) };
+    if err != 0 {
+        return err;
+    }
+    // SAFETY: the dentry is referenced by the caller, and `attr` is the caller's, for this call.
+    let (dentry, attr) = unsafe { (Dentry::<T>::from_raw(dentry), SetAttr::from_raw_mut(attr)) };
+    match T::setattr(dentry, attr) {
+        Ok(()) => {
+            dentry.refresh_inode();
+            0
+        }
         Err(e) => e.to_errno(),
     }
 }
