@@ -12,6 +12,7 @@
 use crate::{
     layers::{Union, Upper},
     lookup::{is_whiteout, Stack},
+    xattr::is_private,
     UnionFs,
 };
 use core::sync::atomic::Ordering;
@@ -27,9 +28,9 @@ use kernel::{
     },
 };
 
-/// The extended attributes a copy does not take: overlayfs's own, and POSIX ACLs, which the
+/// The extended attributes a copy does not take besides overlayfs's own: POSIX ACLs, which the
 /// mode carries.
-const NOT_COPIED: [&[u8]; 2] = [b"trusted.overlay.", b"system.posix_acl_"];
+const NOT_COPIED: &[u8] = b"system.posix_acl_";
 
 /// Returns the upper object of `dentry`, copying it and the directories above it up first if
 /// they are only in lower layers.
@@ -88,12 +89,17 @@ fn record(stack: &Stack, copy: Path) -> Path {
     .unwrap_or_else(|| stack.top().clone())
 }
 
+/// A new temporary name in the work directory, as overlayfs makes them: `#` and a number.
+pub(crate) fn temp_name(upper: &Upper) -> Result<CString> {
+    let id = upper.next_temp.fetch_add(1, Ordering::Relaxed);
+    CString::try_from_fmt(kernel::fmt!("#{id:x}"))
+}
+
 /// Builds a copy of `lower` in the work directory and renames it to `name` in `dir`.
 fn build(union: &Union, upper: &Upper, lower: &Path, dir: &Path, name: &[u8]) -> Result<Path> {
     let mut stat = Kstat::new();
     lower.getattr(&mut stat, bindings::STATX_BASIC_STATS, 0)?;
-    let id = upper.next_temp.fetch_add(1, Ordering::Relaxed);
-    let temp = CString::try_from_fmt(kernel::fmt!("#{id:x}"))?;
+    let temp = temp_name(upper)?;
     let temp = temp.as_bytes();
     let mode = stat.mode();
     let target;
@@ -109,8 +115,8 @@ fn build(union: &Union, upper: &Upper, lower: &Path, dir: &Path, name: &[u8]) ->
     };
     // No permission bits until the copy is complete.
     let copy = upper.work.make_child(temp, mode & bindings::S_IFMT, what)?;
-    let ret =
-        fill(union, lower, &copy, &stat).and_then(|()| Path::rename(&upper.work, temp, dir, name));
+    let ret = fill(union, lower, &copy, &stat)
+        .and_then(|()| Path::rename(&upper.work, temp, dir, name, 0));
     if let Err(e) = ret {
         // Nothing half-made stays behind; a failure to remove it is left to the next mount's
         // clean-up of the work directory.
@@ -154,7 +160,7 @@ fn copy_xattrs(from: &Path, to: &Path) -> Result {
     let mut names = KVec::from_elem(0u8, len, GFP_KERNEL)?;
     let len = from.listxattr(&mut names)?;
     for name in names[..len].split(|&b| b == 0) {
-        if name.is_empty() || NOT_COPIED.iter().any(|p| name.starts_with(p)) {
+        if name.is_empty() || is_private(name) || name.starts_with(NOT_COPIED) {
             continue;
         }
         let mut cname = KVec::with_capacity(name.len() + 1, GFP_KERNEL)?;

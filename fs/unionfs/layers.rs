@@ -214,7 +214,7 @@ fn setup_upper(fc: &FsContext, root: Path, workbase: Path) -> Result<Upper> {
 
 /// Removes what an interrupted copy-up may have left in a work directory: its entries, and
 /// theirs down to `depth` levels.
-fn clean_dir(dir: &Path, depth: u32) -> Result {
+pub(crate) fn clean_dir(dir: &Path, depth: u32) -> Result {
     let mut names: KVec<KVec<u8>> = KVec::new();
     let mut err = Ok(());
     dir.read_dir(&Credential::current(), |name, _ino, _type| {

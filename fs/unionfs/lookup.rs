@@ -21,7 +21,7 @@ use kernel::{
 /// The attribute that marks an empty regular file as a whiteout.
 const XATTR_WHITEOUT: &CStr = c_str!("trusted.overlay.whiteout");
 /// The attribute that marks a directory opaque (`y`) or as holding attribute whiteouts (`x`).
-const XATTR_OPAQUE: &CStr = c_str!("trusted.overlay.opaque");
+pub(crate) const XATTR_OPAQUE: &CStr = c_str!("trusted.overlay.opaque");
 
 /// What a positive union dentry keeps: the real paths it shows, top first: the upper layer's
 /// object, if any, and the lower layers' objects, each with the index of its lower layer. A
@@ -80,6 +80,11 @@ impl Stack {
     /// The topmost lower object, if there is one.
     pub(crate) fn lower(&self) -> Option<&Path> {
         self.lower.first().map(|(_, p)| p)
+    }
+
+    /// The lower layers' paths, top first.
+    pub(crate) fn lower_paths(&self) -> impl Iterator<Item = &Path> {
+        self.lower.iter().map(|(_, p)| p)
     }
 
     /// The real paths, top first.

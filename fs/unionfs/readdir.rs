@@ -122,6 +122,11 @@ fn read_layer(
     Ok(())
 }
 
+/// Returns whether the union directory shows no entries (whiteouts do not count).
+pub(crate) fn is_empty(dentry: &Dentry<UnionFs>) -> Result<bool> {
+    Ok(merge(dentry)?.is_empty())
+}
+
 /// Reads and merges the entries of all layers of a directory.
 fn merge(dentry: &Dentry<UnionFs>) -> Result<KVec<DirEntry>> {
     let stack = dentry.data().ok_or(ENOENT)?;

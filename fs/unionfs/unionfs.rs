@@ -16,16 +16,22 @@ use kernel::{
     cred::Credential,
     prelude::*,
     vfs::{
-        self, change::SetAttr, inode::Kstat, param::Param, param::Params, Dentry, DirEmitter,
-        Entry, FileSystem, FsContext, NewSuperBlock, Path,
+        self,
+        change::{NewObject, SetAttr},
+        inode::Kstat,
+        param::Param,
+        param::Params,
+        Dentry, DirEmitter, Entry, FileSystem, FsContext, NewSuperBlock, Path,
     },
 };
 
 mod copy_up;
 mod layers;
 mod lookup;
+mod namei;
 mod options;
 mod readdir;
+mod xattr;
 
 module! {
     type: UnionModule,
@@ -78,6 +84,45 @@ impl FileSystem for UnionFs {
 
     fn setattr(dentry: &Dentry<Self>, attr: &mut SetAttr) -> Result {
         copy_up::setattr(dentry, attr)
+    }
+
+    fn make(
+        parent: &Dentry<Self>,
+        dentry: &Dentry<Self>,
+        mode: u32,
+        what: NewObject<'_>,
+    ) -> Result<Entry<Self>> {
+        namei::make(parent, dentry, mode, what)
+    }
+
+    fn link(old: &Dentry<Self>, parent: &Dentry<Self>, new: &Dentry<Self>) -> Result<Entry<Self>> {
+        namei::link(old, parent, new)
+    }
+
+    fn remove(parent: &Dentry<Self>, dentry: &Dentry<Self>, is_dir: bool) -> Result {
+        namei::remove(parent, dentry, is_dir)
+    }
+
+    fn rename(
+        old_parent: &Dentry<Self>,
+        old: &Dentry<Self>,
+        new_parent: &Dentry<Self>,
+        new: &Dentry<Self>,
+        flags: u32,
+    ) -> Result {
+        namei::rename(old_parent, old, new_parent, new, flags)
+    }
+
+    fn getxattr(dentry: &Dentry<Self>, name: &CStr, buf: &mut [u8]) -> Result<usize> {
+        xattr::get(dentry, name, buf)
+    }
+
+    fn setxattr(dentry: &Dentry<Self>, name: &CStr, value: Option<&[u8]>, flags: u32) -> Result {
+        xattr::set(dentry, name, value, flags)
+    }
+
+    fn listxattr(dentry: &Dentry<Self>, buf: &mut [u8]) -> Result<usize> {
+        xattr::list(dentry, buf)
     }
 
     fn open_real(dentry: &Dentry<Self>, flags: u32) -> Result<Path> {

@@ -24,6 +24,7 @@ pub mod param;
 pub mod path;
 pub mod set_once;
 pub mod super_block;
+pub mod xattr;
 
 pub use context::FsContext;
 pub use dentry::Dentry;

@@ -36,6 +36,7 @@ use core::{mem::MaybeUninit, ptr};
 /// attr.set_size(0);
 /// assert!(attr.changes_size() && !attr.is_empty());
 /// attr.copy_times(&Kstat::new());
+/// attr.set_owner_of(&kernel::cred::Credential::current(), false);
 /// ```
 #[repr(transparent)]
 pub struct SetAttr(bindings::iattr);
@@ -87,6 +88,19 @@ impl SetAttr {
         self.0.ia_valid |= bindings::ATTR_UID | bindings::ATTR_GID;
         self.0.__bindgen_anon_1.ia_uid = stat.raw().uid;
         self.0.__bindgen_anon_2.ia_gid = stat.raw().gid;
+    }
+
+    /// Sets the owner to the filesystem user id of `cred`, and the group to its filesystem group
+    /// id unless `keep_group` (a new object in a set-group-id directory keeps the directory's).
+    pub fn set_owner_of(&mut self, cred: &Credential, keep_group: bool) {
+        // SAFETY: `cred` is a valid, immutable `struct cred`.
+        let (uid, gid) = unsafe { ((*cred.as_ptr()).fsuid, (*cred.as_ptr()).fsgid) };
+        self.0.ia_valid |= bindings::ATTR_UID;
+        self.0.__bindgen_anon_1.ia_uid = uid;
+        if !keep_group {
+            self.0.ia_valid |= bindings::ATTR_GID;
+            self.0.__bindgen_anon_2.ia_gid = gid;
+        }
     }
 
     /// Sets the access and modification times to those of `stat`.
@@ -227,7 +241,11 @@ impl Path {
     /// let fifo = dir.make_child(b"fifo", 0o600 | bindings::S_IFIFO, NewObject::Node(0))?;
     /// assert_eq!(fifo.file_type(), Some(FileType::Fifo));
     ///
-    /// Path::rename(&dir, b"file", &dir, b"moved")?;
+    /// Path::rename(&dir, b"file", &dir, b"moved", 0)?;
+    /// let hard = dir.link_child(b"hard", &file)?;
+    /// assert_eq!(hard.ino(), file.ino());
+    /// assert_eq!(dir.link_child(b"hard", &file).err(), Some(EEXIST));
+    /// dir.remove_child(b"hard")?;
     /// assert!(file.same(&dir.lookup_child(b"moved")?.ok_or(ENOENT)?));
     /// assert!(dir.lookup_child(b"file")?.is_none());
     /// for name in [&b"moved"[..], b"link", b"fifo"] {
@@ -276,6 +294,30 @@ impl Path {
         })
     }
 
+    /// Makes `name` in this directory a new hard link to `target`, as the current task; returns
+    /// the new name's path (the same object as `target`).
+    pub fn link_child(&self, name: &[u8], target: &Path) -> Result<Path> {
+        if !self.same_mount(target) {
+            return Err(EXDEV);
+        }
+        self.with_locked_child(name, |dir, child| {
+            // SAFETY: `child` is referenced.
+            if !unsafe { (*child).d_inode }.is_null() {
+                return Err(EEXIST);
+            }
+            // SAFETY: `dir` is locked, `child` a negative dentry in it and `target` referenced.
+            to_result(unsafe {
+                bindings::vfs_link(target.dentry(), self.idmap(), dir, child, ptr::null_mut())
+            })?;
+            // SAFETY: `child` is referenced.
+            if unsafe { (*child).d_inode }.is_null() {
+                return Err(EIO);
+            }
+            // SAFETY: `child` is referenced and positive; take a reference for the new path.
+            Ok(unsafe { self.sibling(bindings::dget(child)) })
+        })
+    }
+
     /// The target of this symbolic link, as the current task.
     pub fn link_target(&self) -> Result<CString> {
         // SAFETY: all-zero is a valid, empty `delayed_call`.
@@ -312,8 +354,15 @@ impl Path {
     }
 
     /// Renames `old_name` in `old_dir` to `new_name` in `new_dir`, replacing what is there as
-    /// `rename()` does, as the current task. Both directories must be on one mount.
-    pub fn rename(old_dir: &Path, old_name: &[u8], new_dir: &Path, new_name: &[u8]) -> Result {
+    /// `rename()` does, as the current task, with `renameat2()`'s `flags` (`RENAME_NOREPLACE`,
+    /// `RENAME_EXCHANGE`, `RENAME_WHITEOUT`). Both directories must be on one mount.
+    pub fn rename(
+        old_dir: &Path,
+        old_name: &[u8],
+        new_dir: &Path,
+        new_name: &[u8],
+        flags: u32,
+    ) -> Result {
         if !old_dir.same_mount(new_dir) {
             return Err(EXDEV);
         }
@@ -360,7 +409,7 @@ impl Path {
                             new_dir: new_dir.raw_inode(),
                             new_dentry: new,
                             delegated_inode: ptr::null_mut(),
-                            flags: 0,
+                            flags,
                         };
                         to_result(bindings::vfs_rename(&mut rd))
                     }

@@ -16,7 +16,13 @@ use crate::{
     ffi::{c_int, c_uint},
     types::{ARef, AlwaysRefCounted, Opaque},
 };
-use core::{marker::PhantomData, mem::MaybeUninit, ptr::NonNull};
+use core::{
+    ffi::c_void,
+    marker::PhantomData,
+    mem::MaybeUninit,
+    ptr::NonNull,
+    sync::atomic::{AtomicPtr, Ordering},
+};
 
 /// A dentry of a filesystem of type `T`, `struct dentry`.
 ///
@@ -51,8 +57,15 @@ impl<T: FileSystem> Dentry<T> {
 
     /// What the filesystem keeps for this dentry; `None` for a negative dentry.
     pub fn data(&self) -> Option<&T::Dentry> {
-        // SAFETY: `d_fsdata` is null or a box that lives while the dentry does (type invariant).
-        unsafe { (*self.raw()).d_fsdata.cast::<T::Dentry>().as_ref() }
+        // SAFETY: `d_fsdata` is null or a box that lives while the dentry does (type invariant);
+        // a negative dentry's may be published concurrently by `publish_data`, so it is read
+        // atomically, with acquire ordering to see the data it points to.
+        unsafe {
+            fsdata(self.raw())
+                .load(Ordering::Acquire)
+                .cast::<T::Dentry>()
+                .as_ref()
+        }
     }
 
     /// The parent directory (the dentry itself for the root).
@@ -186,6 +199,43 @@ unsafe extern "C" fn release<T: FileSystem>(dentry: *mut bindings::dentry) {
         // the last use of the dentry.
         drop(unsafe { KBox::from_raw(data.cast::<T::Dentry>()) });
     }
+}
+
+/// The dentry's `d_fsdata` as an atomic pointer.
+///
+/// # Safety
+///
+/// `dentry` must be valid for `'a`.
+unsafe fn fsdata<'a>(dentry: *mut bindings::dentry) -> &'a AtomicPtr<c_void> {
+    // SAFETY: `d_fsdata` is a valid, aligned pointer field for as long as the dentry is; all
+    // concurrent accesses to it go through this function.
+    unsafe { AtomicPtr::from_ptr(core::ptr::addr_of_mut!((*dentry).d_fsdata)) }
+}
+
+/// Gives a negative dentry, which is visible, the data of the object just made for it; fails
+/// with `EIO` (dropping `data`) if it has data already.
+///
+/// # Safety
+///
+/// `dentry` must be a referenced dentry of `T`, with its parent directory locked by the caller.
+pub(crate) unsafe fn publish_data<T: FileSystem>(
+    dentry: *mut bindings::dentry,
+    data: KBox<T::Dentry>,
+) -> Result {
+    let data = KBox::into_raw(data);
+    // SAFETY: `dentry` is valid; release ordering publishes the initialised data.
+    let set = unsafe { fsdata(dentry) }.compare_exchange(
+        core::ptr::null_mut(),
+        data.cast(),
+        Ordering::Release,
+        Ordering::Relaxed,
+    );
+    if set.is_err() {
+        // SAFETY: `data` came from `into_raw` above and was not published.
+        drop(unsafe { KBox::from_raw(data) });
+        return Err(crate::error::code::EIO);
+    }
+    Ok(())
 }
 
 /// Keeps the data of a new positive dentry before it becomes visible.

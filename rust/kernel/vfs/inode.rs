@@ -11,18 +11,19 @@
 
 use super::{
     backing_file::FileOps,
-    change::SetAttr,
+    change::{NewObject, SetAttr},
     dentry::{self, Dentry},
     dir::DirOps,
     filesystem::err_ptr,
     path::{FileType, Path},
-    FileSystem,
+    xattr, Entry, FileSystem,
 };
 use crate::{
     alloc::{flags::GFP_KERNEL, KBox},
     bindings,
-    error::{code::*, Result},
+    error::{code::*, from_result, Result},
     ffi::{c_char, c_int, c_uint},
+    str::CStr,
 };
 use core::{marker::PhantomData, mem::MaybeUninit};
 
@@ -171,8 +172,17 @@ pub(crate) struct InodeOps<T>(PhantomData<T>);
 impl<T: FileSystem> InodeOps<T> {
     const DIR: bindings::inode_operations = bindings::inode_operations {
         lookup: Some(lookup::<T>),
+        create: Some(create::<T>),
+        mkdir: Some(mkdir::<T>),
+        symlink: Some(symlink::<T>),
+        mknod: Some(mknod::<T>),
+        link: Some(link::<T>),
+        unlink: Some(unlink::<T>),
+        rmdir: Some(rmdir::<T>),
+        rename: Some(rename::<T>),
         getattr: Some(getattr::<T>),
         setattr: Some(setattr::<T>),
+        listxattr: Some(xattr::list::<T>),
         // SAFETY: all-zero is valid for the remaining operations: absent.
         ..unsafe { MaybeUninit::zeroed().assume_init() }
     };
@@ -181,6 +191,7 @@ impl<T: FileSystem> InodeOps<T> {
     const FILE: bindings::inode_operations = bindings::inode_operations {
         getattr: Some(getattr::<T>),
         setattr: Some(setattr::<T>),
+        listxattr: Some(xattr::list::<T>),
         // SAFETY: all-zero is valid for the remaining operations: absent.
         ..unsafe { MaybeUninit::zeroed().assume_init() }
     };
@@ -189,6 +200,7 @@ impl<T: FileSystem> InodeOps<T> {
         get_link: Some(get_link::<T>),
         getattr: Some(getattr::<T>),
         setattr: Some(setattr::<T>),
+        listxattr: Some(xattr::list::<T>),
         // SAFETY: all-zero is valid for the remaining operations: absent.
         ..unsafe { MaybeUninit::zeroed().assume_init() }
     };
@@ -258,6 +270,204 @@ unsafe extern "C" fn getattr<T: FileSystem>(
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
+}
+
+/// Makes `dentry`, a negative dentry that the filesystem just made an object for, positive.
+///
+/// # Safety
+///
+/// `dentry` must be a referenced negative dentry of a set-up super block of `T`, its parent
+/// locked by the caller.
+unsafe fn instantiate<T: FileSystem>(dentry: *mut bindings::dentry, entry: Entry<T>) -> Result {
+    let data = KBox::new(entry.data, GFP_KERNEL)?;
+    // SAFETY: the dentry's super block is set up and of type `T`.
+    let inode = unsafe { new_inode::<T>((*dentry).d_sb, T::real(&data), entry.ino)? };
+    // SAFETY: the caller's guarantees.
+    if let Err(e) = unsafe { dentry::publish_data::<T>(dentry, data) } {
+        // SAFETY: the new inode is ours alone.
+        unsafe { bindings::iput(inode) };
+        return Err(e);
+    }
+    // SAFETY: `dentry` is negative and `inode` new; `d_instantiate()` takes its reference.
+    unsafe { bindings::d_instantiate(dentry, inode) };
+    Ok(())
+}
+
+/// Calls [`FileSystem::make`] for a new object of `dentry` and instantiates it.
+///
+/// # Safety
+///
+/// Called from the VFS's directory operations with a negative dentry of `T`, its parent locked.
+unsafe fn make<T: FileSystem>(
+    dentry: *mut bindings::dentry,
+    mode: u32,
+    what: NewObject<'_>,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: the dentry and its parent (stable while the parent is locked) are referenced.
+        let (parent, new) = unsafe {
+            (
+                Dentry::<T>::from_raw((*dentry).d_parent),
+                Dentry::<T>::from_raw(dentry),
+            )
+        };
+        let entry = T::make(parent, new, mode, what)?;
+        // SAFETY: as above.
+        unsafe { instantiate::<T>(dentry, entry)? };
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS with a locked directory of `T` and a negative dentry in it.
+unsafe extern "C" fn create<T: FileSystem>(
+    _idmap: *mut bindings::mnt_idmap,
+    _dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    mode: bindings::umode_t,
+    _excl: bool,
+) -> c_int {
+    // SAFETY: the VFS's guarantees.
+    unsafe { make::<T>(dentry, u32::from(mode), NewObject::File) }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a locked directory of `T` and a negative dentry in it.
+unsafe extern "C" fn mkdir<T: FileSystem>(
+    _idmap: *mut bindings::mnt_idmap,
+    _dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    mode: bindings::umode_t,
+) -> c_int {
+    // SAFETY: the VFS's guarantees.
+    unsafe { make::<T>(dentry, u32::from(mode), NewObject::Directory) }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a locked directory of `T`, a negative dentry in it and the target.
+unsafe extern "C" fn symlink<T: FileSystem>(
+    _idmap: *mut bindings::mnt_idmap,
+    _dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    target: *const c_char,
+) -> c_int {
+    // SAFETY: `target` is a C string the VFS keeps for the call.
+    let target = unsafe { CStr::from_char_ptr(target) };
+    // SAFETY: the VFS's guarantees.
+    unsafe { make::<T>(dentry, 0o777, NewObject::Symlink(target)) }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a locked directory of `T` and a negative dentry in it.
+unsafe extern "C" fn mknod<T: FileSystem>(
+    _idmap: *mut bindings::mnt_idmap,
+    _dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    mode: bindings::umode_t,
+    dev: bindings::dev_t,
+) -> c_int {
+    // SAFETY: the VFS's guarantees.
+    unsafe { make::<T>(dentry, u32::from(mode), NewObject::Node(dev)) }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a referenced dentry of `T`, a locked directory and a negative dentry
+/// in it.
+unsafe extern "C" fn link<T: FileSystem>(
+    old: *mut bindings::dentry,
+    _dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: the dentries are referenced, the new one's parent stable while locked.
+        let (old, parent, new) = unsafe {
+            (
+                Dentry::<T>::from_raw(old),
+                Dentry::<T>::from_raw((*dentry).d_parent),
+                Dentry::<T>::from_raw(dentry),
+            )
+        };
+        let entry = T::link(old, parent, new)?;
+        old.refresh_inode();
+        // SAFETY: as above.
+        unsafe { instantiate::<T>(dentry, entry)? };
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS with a locked directory of `T` and a positive dentry in it, locked too.
+unsafe fn remove<T: FileSystem>(dentry: *mut bindings::dentry, is_dir: bool) -> c_int {
+    from_result(|| {
+        // SAFETY: the dentry and its parent (stable while locked) are referenced.
+        let (parent, d) = unsafe {
+            (
+                Dentry::<T>::from_raw((*dentry).d_parent),
+                Dentry::<T>::from_raw(dentry),
+            )
+        };
+        T::remove(parent, d, is_dir)?;
+        // The data shows what is gone: the name is looked up afresh next time, and the
+        // dentry never becomes positive again.
+        // SAFETY: the dentry is referenced.
+        unsafe { bindings::d_drop(dentry) };
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS for `unlink()` with a locked directory of `T` and a dentry in it.
+unsafe extern "C" fn unlink<T: FileSystem>(
+    _dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+) -> c_int {
+    // SAFETY: the VFS's guarantees.
+    unsafe { remove::<T>(dentry, false) }
+}
+
+/// # Safety
+///
+/// Called by the VFS for `rmdir()` with a locked directory of `T` and a dentry in it.
+unsafe extern "C" fn rmdir<T: FileSystem>(
+    _dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+) -> c_int {
+    // SAFETY: the VFS's guarantees.
+    unsafe { remove::<T>(dentry, true) }
+}
+
+/// # Safety
+///
+/// Called by the VFS with both directories of `T` locked (`lock_rename()`) and their dentries.
+unsafe extern "C" fn rename<T: FileSystem>(
+    _idmap: *mut bindings::mnt_idmap,
+    _old_dir: *mut bindings::inode,
+    old: *mut bindings::dentry,
+    _new_dir: *mut bindings::inode,
+    new: *mut bindings::dentry,
+    flags: c_uint,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: the dentries are referenced and their parents stable while locked.
+        let (old_parent, old_d, new_parent, new_d) = unsafe {
+            (
+                Dentry::<T>::from_raw((*old).d_parent),
+                Dentry::<T>::from_raw(old),
+                Dentry::<T>::from_raw((*new).d_parent),
+                Dentry::<T>::from_raw(new),
+            )
+        };
+        T::rename(old_parent, old_d, new_parent, new_d, flags)?;
+        old_d.refresh_inode();
+        Ok(0)
+    })
 }
 
 /// # Safety

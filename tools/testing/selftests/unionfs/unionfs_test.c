@@ -1285,15 +1285,16 @@ struct rw {
 	char ou[PATH_LEN], ow[PATH_LEN];	/* overlayfs's */
 };
 
-static int mount_rw(struct unions *self, struct rw *rw, int layers)
+/* Mounts both unions with upper and work directories made in dir. */
+static int mount_rw_in(struct unions *self, struct rw *rw, int layers, const char *dir)
 {
 	char lower[PATH_LEN], opts[4 * PATH_LEN];
 	int err;
 
-	pathf(rw->uu, "%s/uu", self->base);
-	pathf(rw->uw, "%s/uw", self->base);
-	pathf(rw->ou, "%s/ou", self->base);
-	pathf(rw->ow, "%s/ow", self->base);
+	pathf(rw->uu, "%s/uu", dir);
+	pathf(rw->uw, "%s/uw", dir);
+	pathf(rw->ou, "%s/ou", dir);
+	pathf(rw->ow, "%s/ow", dir);
 	if (mkdir(rw->uu, 0755) || mkdir(rw->uw, 0755) || mkdir(rw->ou, 0755) ||
 	    mkdir(rw->ow, 0755))
 		return -errno;
@@ -1309,6 +1310,11 @@ static int mount_rw(struct unions *self, struct rw *rw, int layers)
 		return err;
 	self->o_mounted = true;
 	return 0;
+}
+
+static int mount_rw(struct unions *self, struct rw *rw, int layers)
+{
+	return mount_rw_in(self, rw, layers, self->base);
 }
 
 /* The two upper layers hold the same tree; returns unionfs's description. */
@@ -1567,6 +1573,297 @@ TEST_F(union_fs, copy_up_leaves_lower)
 	free(same_upper(_metadata, &rw));
 	/* Nothing is left in the work directory. */
 	EXPECT_EQ(0, rmdir(pathf(p, "%s/work", rw.uw)));
+}
+
+static int do_mkdir(const char *path, uintptr_t mode)
+{
+	return mkdir(path, mode);
+}
+
+static int do_rmdir(const char *path, uintptr_t unused)
+{
+	return rmdir(path);
+}
+
+static int do_unlink(const char *path, uintptr_t unused)
+{
+	return unlink(path);
+}
+
+static int do_create(const char *path, uintptr_t data)
+{
+	int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0640);
+	ssize_t len = strlen((const char *)data);
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, (const char *)data, len) != len) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+static int do_symlink(const char *path, uintptr_t target)
+{
+	return symlink((const char *)target, path);
+}
+
+static int do_mkfifo(const char *path, uintptr_t mode)
+{
+	return mknod(path, S_IFIFO | mode, 0);
+}
+
+static int do_chmod(const char *path, uintptr_t mode)
+{
+	return chmod(path, mode);
+}
+
+static int do_lchown(const char *path, uintptr_t id)
+{
+	return lchown(path, id, id + 1);
+}
+
+static int do_utimes(const char *path, uintptr_t sec)
+{
+	struct timespec times[2] = { { sec, 0 }, { sec + 1, 0 } };
+
+	return utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW);
+}
+
+static int do_setxattr(const char *path, uintptr_t name)
+{
+	return lsetxattr(path, (const char *)name, "v1", 2, 0);
+}
+
+static int do_removexattr(const char *path, uintptr_t name)
+{
+	return lremovexattr(path, (const char *)name);
+}
+
+static int do_getxattr(const char *path, uintptr_t name)
+{
+	char buf[64];
+
+	return lgetxattr(path, (const char *)name, buf, sizeof(buf)) < 0 ? -1 : 0;
+}
+
+/* Whether listxattr() shows a name starting with prefix; -1 on error. */
+static int lists(const char *path, const char *prefix)
+{
+	char buf[1024], *p;
+	ssize_t n = llistxattr(path, buf, sizeof(buf));
+
+	if (n < 0)
+		return -1;
+	for (p = buf; p < buf + n; p += strlen(p) + 1)
+		if (!strncmp(p, prefix, strlen(prefix)))
+			return 1;
+	return 0;
+}
+
+/* Runs op on old and new names of both unions: rename, renameat2 and link. */
+static void both2(struct __test_metadata *_metadata, struct unions *t, const char *op,
+		  const char *from, const char *to, unsigned int flags)
+{
+	char uf[PATH_LEN], ut[PATH_LEN], of[PATH_LEN], ot[PATH_LEN];
+	int eu, eo;
+
+	pathf(uf, "%s/%s", t->u, from);
+	pathf(ut, "%s/%s", t->u, to);
+	pathf(of, "%s/%s", t->o, from);
+	pathf(ot, "%s/%s", t->o, to);
+	if (!strcmp(op, "link")) {
+		eu = link(uf, ut) ? -errno : 0;
+		eo = link(of, ot) ? -errno : 0;
+	} else {
+		eu = renameat2(AT_FDCWD, uf, AT_FDCWD, ut, flags) ? -errno : 0;
+		eo = renameat2(AT_FDCWD, of, AT_FDCWD, ot, flags) ? -errno : 0;
+	}
+	EXPECT_EQ(eo, eu) TH_LOG("%s %s %s", op, from, to);
+}
+
+/* The value of trusted.overlay.opaque of an upper directory, or "-". */
+static const char *opaque_of(const char *dir, const char *rel, char *buf)
+{
+	char p[PATH_LEN];
+	ssize_t n = getxattr(pathf(p, "%s/%s", dir, rel), "trusted.overlay.opaque", buf, 7);
+
+	if (n < 0)
+		return "-";
+	buf[n] = 0;
+	return buf;
+}
+
+/*
+ * The writable union's rules on one set of lower layers: new objects,
+ * removal with whiteouts, opaque directories, ENOTEMPTY, renames and EXDEV,
+ * links, and attribute changes that copy up every kind of object.
+ */
+static void rw_scenario(struct __test_metadata *_metadata, struct unions *self, int layers,
+			const char *updir)
+{
+	const char *bottom = self->l[layers - 1];
+	struct unions *t = self;
+	char p[PATH_LEN], bu[8], bo[8], buf[64], *tree;
+	struct rw rw;
+	int i;
+
+	for (i = 0; i < layers; i++) {
+		ASSERT_EQ(0, put_dir(self->l[i], "merged"));
+		snprintf(buf, sizeof(buf), "merged/from%d", i);
+		ASSERT_EQ(0, put_file(self->l[i], buf, "m", 0644));
+	}
+	ASSERT_EQ(0, put_file(bottom, "a", "lower a", 0644));
+	ASSERT_EQ(0, put_file(bottom, "b", "lower b", 0600));
+	ASSERT_EQ(0, put_file(bottom, "xa", "xattrs", 0644));
+	ASSERT_EQ(0, put_xattr(bottom, "xa", "user.old", "old"));
+	ASSERT_EQ(0, put_dir(bottom, "empty"));
+	ASSERT_EQ(0, put_dir(bottom, "full"));
+	ASSERT_EQ(0, put_file(bottom, "full/x", "x", 0644));
+	ASSERT_EQ(0, put_symlink(bottom, "sym", "a"));
+	ASSERT_EQ(0, mknod(pathf(p, "%s/fifo", bottom), S_IFIFO | 0640, 0));
+	ASSERT_EQ(0, mknod(pathf(p, "%s/null", bottom), S_IFCHR | 0666, makedev(1, 3)));
+	if (layers > 1)
+		ASSERT_EQ(0, put_whiteout(self->l[0], "b"));
+	ASSERT_EQ(0, mount_rw_in(self, &rw, layers, updir));
+
+#define B(f, rel, arg) both(_metadata, t, rel, f, #f, (uintptr_t)(arg))
+	/* New objects, also over a whiteout (b) and in a merged directory. */
+	B(do_create, "new", "new data");
+	B(do_create, "a", "exists");
+	B(do_create, "b", "over whiteout");
+	B(do_create, "merged/new", "in merged");
+	B(do_mkdir, "newdir", 0750);
+	B(do_create, "newdir/inner", "inner");
+	B(do_symlink, "newlink", "new");
+	B(do_mkfifo, "newfifo", 0600);
+
+	/* Removal: whiteouts for lower names, ENOTEMPTY for shown entries. */
+	B(do_unlink, "a", 0);
+	B(do_unlink, "a", 0);
+	B(do_rmdir, "empty", 0);
+	B(do_rmdir, "full", 0);
+	B(do_rmdir, "merged", 0);
+	B(do_unlink, "full/x", 0);
+	B(do_rmdir, "full", 0);
+	B(do_unlink, "newdir/inner", 0);
+	B(do_rmdir, "newdir", 0);
+	B(do_unlink, "sym", 0);
+
+	/* Over a whiteout, a directory is opaque. */
+	B(do_mkdir, "full", 0700);
+	B(do_create, "full/again", "again");
+	EXPECT_STREQ(opaque_of(rw.ou, "full", bo), opaque_of(rw.uu, "full", bu));
+	EXPECT_STREQ("y", bu);
+	B(do_create, "empty", "a file where a directory was");
+
+	/* Renames: files anywhere, upper-only directories; EXDEV for lower ones. */
+	both2(_metadata, t, "rename", "merged/from0", "moved", 0);
+	both2(_metadata, t, "rename", "moved", "merged/back", 0);
+	both2(_metadata, t, "rename", "new", "fifo", 0);
+	both2(_metadata, t, "rename", "null", "b", RENAME_NOREPLACE);
+	both2(_metadata, t, "rename", "null", "nullmoved", RENAME_NOREPLACE);
+	B(do_mkdir, "updir", 0755);
+	B(do_create, "updir/f", "f");
+	both2(_metadata, t, "rename", "updir", "updir2", 0);
+	both2(_metadata, t, "rename", "updir2", "a", 0);
+	both2(_metadata, t, "rename", "merged", "merged2", 0);
+	both2(_metadata, t, "rename", "full", "full2", 0);
+
+	/* Links copy up first; both names show the same object. */
+	both2(_metadata, t, "link", "merged/from1", "hard", 0);
+	B(append, "hard", "+");
+
+	/* Attribute changes copy up directories, symbolic links and special files. */
+	B(do_chmod, "nullmoved", 0600);
+	B(do_lchown, "newlink", 1234);
+	B(do_utimes, "merged", 1200000000);
+	B(do_chmod, "merged", 0711);
+
+	/* Extended attributes: set copies up; overlayfs's own stay hidden. */
+	B(do_setxattr, "xa", "user.new");
+	B(do_setxattr, "fifo", "trusted.new");
+	B(do_getxattr, "xa", "user.new");
+	B(do_getxattr, "xa", "user.old");
+	B(do_getxattr, "full2", "trusted.overlay.opaque");
+	B(do_setxattr, "full2", "trusted.overlay.opaque");
+	B(do_removexattr, "fifo", "trusted.new");
+	B(do_removexattr, "fifo", "trusted.new");
+	B(do_getxattr, "fifo", "trusted.new");
+	/* A user's trusted.overlay.* is stored escaped, and listed under its name. */
+	EXPECT_EQ(1, lists(pathf(p, "%s/full2", self->u), "trusted.overlay.opaque"));
+	EXPECT_EQ(1, lists(pathf(p, "%s/full2", self->o), "trusted.overlay.opaque"));
+	EXPECT_EQ(0, lists(pathf(p, "%s/full2", self->u), "trusted.overlay.overlay."));
+	expect_xattr(_metadata, pathf(p, "%s/full2", rw.uu), "trusted.overlay.opaque", "y");
+	expect_xattr(_metadata, pathf(p, "%s/full2", rw.uu), "trusted.overlay.overlay.opaque",
+		     "v1");
+	expect_xattr(_metadata, pathf(p, "%s/full2", rw.ou), "trusted.overlay.overlay.opaque",
+		     "v1");
+	B(do_getxattr, "full2", "trusted.overlay.opaque");
+	B(do_removexattr, "full2", "trusted.overlay.opaque");
+	EXPECT_EQ(0, lists(pathf(p, "%s/full2", self->u), "trusted.overlay."));
+	EXPECT_EQ(0, lists(pathf(p, "%s/full2", self->o), "trusted.overlay."));
+	EXPECT_EQ(1, lists(pathf(p, "%s/xa", self->u), "user.new"));
+	EXPECT_EQ(1, lists(pathf(p, "%s/xa", self->o), "user.new"));
+	EXPECT_EQ(1, lists(pathf(p, "%s/xa", self->u), "user.old"));
+#undef B
+
+	if (layers > 1) {
+		ASSERT_EQ(0, read_file(pathf(p, "%s/merged/from1", self->u), buf, sizeof(buf)));
+		EXPECT_STREQ("m+", buf);
+	}
+	tree = same_tree(_metadata, self);
+	if (layers > 1)
+		EXPECT_TRUE(has_line(tree, "/b mode=100640 uid=0 gid=0 size=13"))
+			TH_LOG("%s", tree);
+	EXPECT_FALSE(has_line(tree, "/sym")) TH_LOG("%s", tree);
+	EXPECT_TRUE(has_line(tree, "/full2 mode=40700 uid=0 gid=0")) TH_LOG("%s", tree);
+	EXPECT_FALSE(has_line(tree, "/full")) TH_LOG("%s", tree);
+	free(tree);
+	tree = same_upper(_metadata, &rw);
+	EXPECT_TRUE(has_line(tree, "/sym mode=20000 uid=0 gid=0 rdev=0:0")) TH_LOG("%s", tree);
+	free(tree);
+	/* Nothing is left in unionfs's work directory (overlayfs keeps a whiteout to link). */
+	EXPECT_EQ(0, rmdir(pathf(p, "%s/work", rw.uw)));
+}
+
+TEST_F(union_fs, rw_one_lower)
+{
+	rw_scenario(_metadata, &self->t, 1, self->t.base);
+}
+
+TEST_F(union_fs, rw_two_lowers)
+{
+	rw_scenario(_metadata, &self->t, 2, self->t.base);
+}
+
+TEST_F(union_fs, rw_three_lowers)
+{
+	rw_scenario(_metadata, &self->t, 3, self->t.base);
+}
+
+/* The same on ext4: layers, upper and work directories on one ext4 filesystem. */
+TEST_F(union_fs, rw_ext4)
+{
+	char p[PATH_LEN], img[PATH_LEN];
+	int i;
+
+	pathf(img, "%s/ext4.img", self->t.base);
+	ASSERT_EQ(0, system(pathf(p, "truncate -s 64M %s && mkfs.ext4 -q -F %s", img, img)));
+	pathf(self->t.other, "%s/ext", self->t.base);
+	ASSERT_EQ(0, mkdir(self->t.other, 0755));
+	ASSERT_EQ(0, system(pathf(p, "mount -o loop %s %s", img, self->t.other)));
+	for (i = 0; i < 3; i++) {
+		pathf(self->t.l[i], "%s/l%d", self->t.other, i + 1);
+		ASSERT_EQ(0, mkdir(self->t.l[i], 0755));
+	}
+	rw_scenario(_metadata, &self->t, 2, self->t.other);
+	/* The unions go first: the teardown unmounts ext4 after them. */
+	EXPECT_EQ(0, sys_umount(self->t.u));
+	EXPECT_EQ(0, sys_umount(self->t.o));
+	self->t.u_mounted = false;
+	self->t.o_mounted = false;
 }
 
 TEST_HARNESS_MAIN
