@@ -172,6 +172,35 @@ static int no_dots(const struct dirent *d)
 	return strcmp(d->d_name, ".") && strcmp(d->d_name, "..");
 }
 
+/* Whether describe() lists extended attributes too. */
+static bool describe_xattrs;
+
+static int by_string(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds " name=value" for each extended attribute of path, sorted by name. */
+static void add_xattrs(const char *path, struct text *t)
+{
+	char list[4096], value[256], *names[64], *n;
+	ssize_t len = llistxattr(path, list, sizeof(list)), vlen;
+	int count = 0, i;
+
+	if (len < 0) {
+		text_add(t, " xattrs-error=%d", errno);
+		return;
+	}
+	for (n = list; n < list + len && count < 64; n += strlen(n) + 1)
+		names[count++] = n;
+	qsort(names, count, sizeof(names[0]), by_string);
+	for (i = 0; i < count; i++) {
+		vlen = lgetxattr(path, names[i], value, sizeof(value) - 1);
+		value[vlen < 0 ? 0 : vlen] = 0;
+		text_add(t, " %s=%s", names[i], vlen < 0 ? "?" : value);
+	}
+}
+
 /* Describes the tree at root/rel into t; returns 0 or -errno. */
 static int describe(const char *root, const char *rel, struct text *t)
 {
@@ -206,6 +235,8 @@ static int describe(const char *root, const char *rel, struct text *t)
 		} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
 			text_add(t, " rdev=%u:%u", major(st.st_rdev), minor(st.st_rdev));
 		}
+		if (describe_xattrs)
+			add_xattrs(p, t);
 		/* The type getdents() reports must match stat(). */
 		if (names[i]->d_type != DT_UNKNOWN && names[i]->d_type != IFTODT(st.st_mode))
 			text_add(t, " d_type=%u", names[i]->d_type);
@@ -1860,6 +1891,155 @@ TEST_F(union_fs, rw_ext4)
 	}
 	rw_scenario(_metadata, &self->t, 2, self->t.other);
 	/* The unions go first: the teardown unmounts ext4 after them. */
+	EXPECT_EQ(0, sys_umount(self->t.u));
+	EXPECT_EQ(0, sys_umount(self->t.o));
+	self->t.u_mounted = false;
+	self->t.o_mounted = false;
+}
+
+/* Changes of every kind, through the union mounted at m. */
+static void write_sequence(struct __test_metadata *_metadata, const char *m)
+{
+	char p[PATH_LEN], q[PATH_LEN];
+	struct timespec times[2] = { { 1300000000, 0 }, { 1300000001, 0 } };
+
+	ASSERT_EQ(0, put_file(m, "new", "new data", 0640));
+	ASSERT_EQ(0, append(pathf(p, "%s/d/sub/f", m), (uintptr_t)" more"));
+	ASSERT_EQ(0, unlink(pathf(p, "%s/d/sub/g", m)));
+	ASSERT_EQ(0, rmdir(pathf(p, "%s/gone", m)));
+	ASSERT_EQ(0, mkdir(pathf(p, "%s/gone", m), 0700));
+	ASSERT_EQ(0, put_file(m, "gone/in", "in", 0600));
+	ASSERT_EQ(0, rename(pathf(p, "%s/top", m), pathf(q, "%s/d/top2", m)));
+	ASSERT_EQ(0, chmod(pathf(p, "%s/d/sub", m), 0700));
+	ASSERT_EQ(0, lchown(pathf(p, "%s/link", m), 7, 8));
+	ASSERT_EQ(0, utimensat(AT_FDCWD, pathf(p, "%s/d", m), times, 0));
+	ASSERT_EQ(0, setxattr(pathf(p, "%s/d/sub/f", m), "user.added", "a", 1, 0));
+	ASSERT_EQ(0, removexattr(pathf(p, "%s/d/sub/f", m), "user.x"));
+	ASSERT_EQ(0, setxattr(pathf(p, "%s/new", m), "trusted.overlay.mine", "m", 1, 0));
+	ASSERT_EQ(0, symlink("new", pathf(p, "%s/d/newlink", m)));
+	ASSERT_EQ(0, link(pathf(p, "%s/new", m), pathf(q, "%s/d/hard", m)));
+}
+
+static int mount_one(const char *type, const char *mnt, const char *lower, const char *upper,
+		     const char *work)
+{
+	char opts[4 * PATH_LEN];
+
+	snprintf(opts, sizeof(opts), "%s,upperdir=%s,workdir=%s", lower, upper, work);
+	return sys_mount(type, mnt, type, 0, opts);
+}
+
+static char *describe_union(struct __test_metadata *_metadata, const char *mnt)
+{
+	struct text t = {};
+
+	describe_xattrs = true;
+	EXPECT_EQ(0, describe(mnt, "", &t));
+	describe_xattrs = false;
+	text_add(&t, "");
+	return t.buf;
+}
+
+/*
+ * Layers written through unionfs read the same through overlayfs, and the
+ * reverse: the same tree, contents, modes, owners and extended attributes.
+ */
+TEST_F(union_fs, interchange)
+{
+	char lower[PATH_LEN], *a, *b, *c, *d;
+	struct rw rw;
+
+	put_rich_tree(_metadata, self->t.l[1]);
+	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
+	ASSERT_EQ(0, put_file(self->t.l[0], "d/upper_lower", "ul", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "gone"));
+	ASSERT_EQ(0, put_symlink(self->t.l[0], "link", "top"));
+	lower_opts(&self->t, 2, lower);
+	ASSERT_EQ(0, mount_rw(&self->t, &rw, 2));
+	ASSERT_EQ(0, sys_umount(self->t.u));
+	ASSERT_EQ(0, sys_umount(self->t.o));
+	self->t.u_mounted = false;
+	self->t.o_mounted = false;
+
+	/* Written by unionfs, read by overlayfs. */
+	ASSERT_EQ(0, mount_one("unionfs", self->t.u, lower, rw.uu, rw.uw));
+	write_sequence(_metadata, self->t.u);
+	a = describe_union(_metadata, self->t.u);
+	ASSERT_EQ(0, sys_umount(self->t.u));
+	ASSERT_EQ(0, mount_one("overlay", self->t.o, lower, rw.uu, rw.uw));
+	b = describe_union(_metadata, self->t.o);
+	ASSERT_EQ(0, sys_umount(self->t.o));
+	EXPECT_STREQ(a, b);
+
+	/* Written by overlayfs, read by unionfs. */
+	ASSERT_EQ(0, mount_one("overlay", self->t.o, lower, rw.ou, rw.ow));
+	write_sequence(_metadata, self->t.o);
+	c = describe_union(_metadata, self->t.o);
+	ASSERT_EQ(0, sys_umount(self->t.o));
+	ASSERT_EQ(0, mount_one("unionfs", self->t.u, lower, rw.ou, rw.ow));
+	d = describe_union(_metadata, self->t.u);
+	ASSERT_EQ(0, sys_umount(self->t.u));
+	EXPECT_STREQ(c, d);
+
+	/* And both wrote the same. */
+	EXPECT_STREQ(a, c);
+	EXPECT_NE(NULL, strstr(a, "/new mode=100640")) TH_LOG("%s", a);
+	EXPECT_NE(NULL, strstr(a, "trusted.overlay.mine=m")) TH_LOG("%s", a);
+	EXPECT_EQ(NULL, strstr(a, "/d/sub/g ")) TH_LOG("%s", a);
+	EXPECT_EQ(NULL, strstr(a, "/top ")) TH_LOG("%s", a);
+	EXPECT_NE(NULL, strstr(a, "/d/top2 mode=104755")) TH_LOG("%s", a);
+	EXPECT_NE(NULL, strstr(a, "/d/hard mode=100640")) TH_LOG("%s", a);
+	free(a);
+	free(b);
+	free(c);
+	free(d);
+}
+
+/*
+ * A copy-up that does not fit in the upper layer fails with ENOSPC on both,
+ * and leaves the lower file, the union and the upper layer as they were.
+ */
+TEST_F(union_fs, copy_up_enospc)
+{
+	char up[PATH_LEN], p[PATH_LEN], buf[64];
+	struct text before = {}, after = {};
+	struct rw rw;
+	int fd, i;
+
+	fd = open(pathf(p, "%s/big", self->t.l[0]), O_CREAT | O_WRONLY, 0644);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < 256; i++)
+		ASSERT_EQ(sizeof(p), write(fd, memset(p, 'a' + i % 26, sizeof(p)), sizeof(p)));
+	close(fd);
+	ASSERT_EQ(0, put_file(self->t.l[0], "small", "small", 0644));
+	/* Upper and work directories on a tmpfs too small for the big file. */
+	pathf(up, "%s/tiny", self->t.base);
+	ASSERT_EQ(0, mkdir(up, 0755));
+	ASSERT_EQ(0, sys_mount("tmpfs", up, "tmpfs", 0, "size=64k"));
+	snprintf(self->t.other, sizeof(self->t.other), "%s", up);
+	ASSERT_EQ(0, mount_rw_in(&self->t, &rw, 1, up));
+	ASSERT_EQ(0, describe(self->t.u, "", &before));
+	BOTH(open_close, "big", O_WRONLY);
+	BOTH(do_truncate, "big", 1);
+	EXPECT_EQ(-1, open(pathf(p, "%s/big", self->t.u), O_RDWR));
+	EXPECT_EQ(ENOSPC, errno);
+	ASSERT_EQ(0, describe(self->t.u, "", &after));
+	text_add(&before, "");
+	text_add(&after, "");
+	EXPECT_STREQ(before.buf, after.buf);
+	EXPECT_EQ(-1, access(pathf(p, "%s/big", rw.uu), F_OK));
+	EXPECT_EQ(-1, access(pathf(p, "%s/big", rw.ou), F_OK));
+	ASSERT_EQ(0, read_file(pathf(p, "%s/big", self->t.l[0]), buf, 4));
+	EXPECT_STREQ("aaa", buf);
+	/* What fits still copies up. */
+	BOTH(append, "small", "!");
+	free(same_tree(_metadata, &self->t));
+	free(same_upper(_metadata, &rw));
+	free(before.buf);
+	free(after.buf);
+	/* Nothing half-made is left in the work directory. */
+	EXPECT_EQ(0, rmdir(pathf(p, "%s/work", rw.uw)));
+	/* The unions go before their upper filesystem. */
 	EXPECT_EQ(0, sys_umount(self->t.u));
 	EXPECT_EQ(0, sys_umount(self->t.o));
 	self->t.u_mounted = false;
