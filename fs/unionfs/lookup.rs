@@ -15,57 +15,104 @@ use crate::UnionFs;
 use kernel::{
     c_str,
     prelude::*,
-    vfs::{inode::next_ino, inode::Kstat, Dentry, Entry, FileType, Path},
+    vfs::{inode::next_ino, inode::Kstat, set_once::SetOnce, Dentry, Entry, FileType, Path},
 };
 
 /// The attribute that marks an empty regular file as a whiteout.
 const XATTR_WHITEOUT: &CStr = c_str!("trusted.overlay.whiteout");
 /// The attribute that marks a directory opaque (`y`) or as holding attribute whiteouts (`x`).
-const XATTR_OPAQUE: &CStr = c_str!("trusted.overlay.opaque");
+pub(crate) const XATTR_OPAQUE: &CStr = c_str!("trusted.overlay.opaque");
 
-/// What a positive union dentry keeps: the real paths it shows, top first, each with the
-/// index of its layer. A non-directory has one; a directory has one per layer merged.
+/// What a positive union dentry keeps: the real paths it shows, top first: the upper layer's
+/// object, if any, and the lower layers' objects, each with the index of its lower layer. A
+/// non-directory has one real path (the upper one once copied up); a directory has one per
+/// layer merged.
+///
+/// The upper path is set once, by the lookup or by copy-up, and then stays.
 ///
 /// # Invariants
 ///
-/// `paths` is not empty.
+/// The upper path is set or `lower` is not empty.
 pub(crate) struct Stack {
-    paths: KVec<(usize, Path)>,
+    upper: SetOnce<Path>,
+    lower: KVec<(usize, Path)>,
 }
 
 impl Stack {
-    /// Makes a stack of `paths`; there must be at least one.
-    pub(crate) fn new(paths: KVec<(usize, Path)>) -> Result<Self> {
-        if paths.is_empty() {
+    /// Makes a stack of `upper` and `lower`; there must be at least one path.
+    pub(crate) fn new(upper: Option<Path>, lower: KVec<(usize, Path)>) -> Result<Self> {
+        if upper.is_none() && lower.is_empty() {
             return Err(EINVAL);
         }
         // INVARIANT: checked above.
-        Ok(Self { paths })
+        Ok(Self {
+            upper: upper.map_or_else(SetOnce::new, SetOnce::with),
+            lower,
+        })
     }
 
     /// The topmost real path, whose object the union shows.
     pub(crate) fn top(&self) -> &Path {
-        &self.paths[0].1
+        match self.upper.get() {
+            Some(upper) => upper,
+            None => &self.lower[0].1,
+        }
     }
 
-    /// The layer of the topmost real path.
-    pub(crate) fn top_layer(&self) -> usize {
-        self.paths[0].0
+    /// The lower layer of the topmost real path, `None` for the upper layer.
+    pub(crate) fn top_layer(&self) -> Option<usize> {
+        match self.upper.get() {
+            Some(_) => None,
+            None => Some(self.lower[0].0),
+        }
     }
 
-    /// The real paths, top first, with their layers.
-    pub(crate) fn paths(&self) -> &[(usize, Path)] {
-        &self.paths
+    /// The upper layer's object, if there is one.
+    pub(crate) fn upper(&self) -> Option<&Path> {
+        self.upper.get()
     }
 
-    /// Returns whether the two stacks show the same real paths.
+    /// Records the upper object made by copy-up; returns it back if one is recorded already.
+    pub(crate) fn set_upper(&self, upper: Path) -> core::result::Result<(), Path> {
+        self.upper.set(upper)
+    }
+
+    /// The topmost lower object, if there is one.
+    pub(crate) fn lower(&self) -> Option<&Path> {
+        self.lower.first().map(|(_, p)| p)
+    }
+
+    /// The lower layers' paths, top first.
+    pub(crate) fn lower_paths(&self) -> impl Iterator<Item = &Path> {
+        self.lower.iter().map(|(_, p)| p)
+    }
+
+    /// The real paths, top first.
+    pub(crate) fn paths(&self) -> impl Iterator<Item = &Path> + Clone {
+        Iterator::chain(
+            self.upper.get().into_iter(),
+            self.lower.iter().map(|(_, p)| p),
+        )
+    }
+
+    /// The number of real paths.
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.upper.get().is_some()) + self.lower.len()
+    }
+
+    /// Returns whether the two stacks show the same objects: the same topmost real path and,
+    /// for directories, the same lower directories merged.
     fn same(&self, other: &Stack) -> bool {
-        self.paths.len() == other.paths.len()
-            && self
-                .paths
-                .iter()
-                .zip(other.paths.iter())
-                .all(|(a, b)| a.0 == b.0 && a.1.same(&b.1))
+        if !self.top().same(other.top()) {
+            return false;
+        }
+        !self.top().is_dir()
+            || (self.lower.len() == other.lower.len()
+                && self
+                    .lower
+                    .iter()
+                    .zip(other.lower.iter())
+                    .all(|(a, b)| a.0 == b.0 && a.1.same(&b.1)))
     }
 }
 
@@ -86,20 +133,48 @@ pub(crate) fn is_whiteout(path: &Path) -> bool {
             && path.getxattr(XATTR_WHITEOUT, &mut []).is_ok())
 }
 
+/// What one layer directory has for a name.
+enum Found {
+    Nothing,
+    Whiteout,
+    Object(Path),
+}
+
+fn find(dir: &Path, name: &[u8]) -> Result<Found> {
+    // A layer directory removed directly is dead: nothing is found in it, as in overlayfs.
+    match dir.lookup_child(name) {
+        Ok(Some(path)) if is_whiteout(&path) => Ok(Found::Whiteout),
+        Ok(Some(path)) => Ok(Found::Object(path)),
+        Ok(None) => Ok(Found::Nothing),
+        Err(e) if e == ENOENT => Ok(Found::Nothing),
+        Err(e) => Err(e),
+    }
+}
+
 /// Looks `name` up below the real directories of `dirs`, as the mounter.
-fn lookup_stack(dirs: &Stack, name: &[u8]) -> Result<Option<Stack>> {
+pub(crate) fn lookup_stack(dirs: &Stack, name: &[u8]) -> Result<Option<Stack>> {
+    let mut upper = None;
     let mut found = KVec::new();
-    for (layer, dir) in dirs.paths() {
-        // A layer directory removed directly is dead: nothing is found in it, as in overlayfs.
-        let path = match dir.lookup_child(name) {
-            Ok(Some(path)) => path,
-            Ok(None) => continue,
-            Err(e) if e == ENOENT => continue,
-            Err(e) => return Err(e),
-        };
-        if is_whiteout(&path) {
-            break;
+    if let Some(dir) = dirs.upper() {
+        match find(dir, name)? {
+            Found::Nothing => {}
+            Found::Whiteout => return Ok(None),
+            Found::Object(path) => {
+                let stop = !path.is_dir() || opaque_value(&path) == Some(b'y');
+                upper = Some(path);
+                if stop {
+                    return Stack::new(upper, found).map(Some);
+                }
+            }
         }
+    }
+    for (layer, dir) in &dirs.lower {
+        let path = match find(dir, name)? {
+            Found::Nothing => continue,
+            Found::Whiteout => break,
+            Found::Object(path) => path,
+        };
+        let above = upper.is_some() || !found.is_empty();
         if path.is_dir() {
             let opaque = opaque_value(&path) == Some(b'y');
             found.push((*layer, path), GFP_KERNEL)?;
@@ -108,16 +183,16 @@ fn lookup_stack(dirs: &Stack, name: &[u8]) -> Result<Option<Stack>> {
             }
         } else {
             // A non-directory below a directory is hidden by it.
-            if found.is_empty() {
+            if !above {
                 found.push((*layer, path), GFP_KERNEL)?;
             }
             break;
         }
     }
-    if found.is_empty() {
+    if upper.is_none() && found.is_empty() {
         return Ok(None);
     }
-    Stack::new(found).map(Some)
+    Stack::new(upper, found).map(Some)
 }
 
 /// Looks `name` up in the union directory `parent`.
@@ -178,11 +253,11 @@ pub(crate) fn getattr(
     } else if is_dir {
         stat.set_dev(dentry.super_dev());
         stat.set_ino(dentry.ino().ok_or(ENOENT)?);
-    } else if let Some(dev) = union.pseudo_dev(stack.top_layer()) {
+    } else if let Some(dev) = stack.top_layer().and_then(|l| union.pseudo_dev(l)) {
         stat.set_dev(dev);
     }
     // A merged directory's link count would be wrong in either layer; overlayfs shows 1.
-    if is_dir && stack.paths().len() > 1 {
+    if is_dir && stack.len() > 1 {
         stat.set_nlink(1);
     }
     Ok(())

@@ -142,17 +142,23 @@ fn read_layer(dentry: &Dentry<UnionFs>, dir: &Path, layer: usize, out: &mut List
     Ok(())
 }
 
+/// Returns whether the union directory shows no entries (whiteouts do not count).
+pub(crate) fn is_empty(dentry: &Dentry<UnionFs>) -> Result<bool> {
+    Ok(merge(dentry)?.entries.is_empty())
+}
+
 /// Reads and merges the entries of all layers of a directory.
 fn merge(dentry: &Dentry<UnionFs>) -> Result<Listing> {
     let stack = dentry.data().ok_or(ENOENT)?;
     let union = dentry.super_data();
     let paths = stack.paths();
+    let count = stack.len();
     let mut all = Listing {
         entries: KVec::new(),
         names: Names::default(),
     };
     union.creds.with_override(|| -> Result {
-        for (i, (_, dir)) in paths.iter().enumerate() {
+        for (i, dir) in paths.enumerate() {
             let start = all.entries.len();
             match read_layer(dentry, dir, i, &mut all) {
                 // A layer directory removed directly has no entries.
@@ -161,7 +167,7 @@ fn merge(dentry: &Dentry<UnionFs>) -> Result<Listing> {
             }
             // Attribute whiteouts count only in directories marked as holding them, and not in
             // the lowest layer, which has nothing below to hide.
-            let xwhiteouts = i + 1 < paths.len() && opaque_value(dir) == Some(b'x');
+            let xwhiteouts = i + 1 < count && opaque_value(dir) == Some(b'x');
             for e in &mut all.entries[start..] {
                 let candidate =
                     e.d_type == bindings::DT_CHR || (xwhiteouts && e.d_type == bindings::DT_REG);

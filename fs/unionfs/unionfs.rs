@@ -5,7 +5,8 @@
 //! A union joins directory trees (layers) into one: a name shows the object of the topmost
 //! layer that has it, and directories present in several layers show the entries of all of
 //! them. unionfs reads overlayfs's on-disk format: whiteouts hide lower names, opaque
-//! directories hide lower directories. This version mounts read-only unions of lower layers.
+//! directories hide lower directories. With an upper layer the union is writable: objects of
+//! lower layers are copied up ([`copy_up`]) before they change.
 //!
 //! The mount options are in [`options`], the layers of a mount in [`layers`], name lookup
 //! through the layers in [`lookup`] and merged directory reading in [`readdir`].
@@ -15,15 +16,22 @@ use kernel::{
     cred::Credential,
     prelude::*,
     vfs::{
-        self, inode::Kstat, param::Param, param::Params, Dentry, DirEmitter, Entry, FileSystem,
-        FsContext, NewSuperBlock, Path,
+        self,
+        change::{NewObject, SetAttr},
+        inode::Kstat,
+        param::Param,
+        param::Params,
+        Dentry, DirEmitter, Entry, FileSystem, FsContext, NewSuperBlock, Path,
     },
 };
 
+mod copy_up;
 mod layers;
 mod lookup;
+mod namei;
 mod options;
 mod readdir;
+mod xattr;
 
 module! {
     type: UnionModule,
@@ -67,7 +75,7 @@ impl FileSystem for UnionFs {
     }
 
     fn watched(stack: &lookup::Stack, f: &mut dyn FnMut(&Path)) {
-        stack.paths().iter().for_each(|(_, path)| f(path));
+        stack.paths().for_each(f);
     }
 
     fn lookup(parent: &Dentry<Self>, name: &[u8]) -> Result<Option<Entry<Self>>> {
@@ -76,6 +84,53 @@ impl FileSystem for UnionFs {
 
     fn revalidate(dentry: &Dentry<Self>) -> Result<bool> {
         lookup::revalidate(dentry)
+    }
+
+    fn setattr(dentry: &Dentry<Self>, attr: &mut SetAttr) -> Result {
+        copy_up::setattr(dentry, attr)
+    }
+
+    fn make(
+        parent: &Dentry<Self>,
+        dentry: &Dentry<Self>,
+        mode: u32,
+        what: NewObject<'_>,
+    ) -> Result<Entry<Self>> {
+        namei::make(parent, dentry, mode, what)
+    }
+
+    fn link(old: &Dentry<Self>, parent: &Dentry<Self>, new: &Dentry<Self>) -> Result<Entry<Self>> {
+        namei::link(old, parent, new)
+    }
+
+    fn remove(parent: &Dentry<Self>, dentry: &Dentry<Self>, is_dir: bool) -> Result {
+        namei::remove(parent, dentry, is_dir)
+    }
+
+    fn rename(
+        old_parent: &Dentry<Self>,
+        old: &Dentry<Self>,
+        new_parent: &Dentry<Self>,
+        new: &Dentry<Self>,
+        flags: u32,
+    ) -> Result {
+        namei::rename(old_parent, old, new_parent, new, flags)
+    }
+
+    fn getxattr(dentry: &Dentry<Self>, name: &CStr, buf: &mut [u8]) -> Result<usize> {
+        xattr::get(dentry, name, buf)
+    }
+
+    fn setxattr(dentry: &Dentry<Self>, name: &CStr, value: Option<&[u8]>, flags: u32) -> Result {
+        xattr::set(dentry, name, value, flags)
+    }
+
+    fn listxattr(dentry: &Dentry<Self>, buf: &mut [u8]) -> Result<usize> {
+        xattr::list(dentry, buf)
+    }
+
+    fn open_real(dentry: &Dentry<Self>, flags: u32) -> Result<Path> {
+        copy_up::open_real(dentry, flags)
     }
 
     fn getattr(dentry: &Dentry<Self>, stat: &mut Kstat, request_mask: u32, flags: u32) -> Result {

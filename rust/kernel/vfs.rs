@@ -14,6 +14,7 @@
 //! [`include/linux/backing-file.h`](srctree/include/linux/backing-file.h)
 
 pub mod backing_file;
+pub mod change;
 pub mod context;
 pub mod dentry;
 pub mod dir;
@@ -21,8 +22,10 @@ pub mod filesystem;
 pub mod inode;
 pub mod param;
 pub mod path;
+pub mod set_once;
 pub mod super_block;
 pub mod watch;
+pub mod xattr;
 
 pub use context::FsContext;
 pub use dentry::Dentry;

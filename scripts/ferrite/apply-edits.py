@@ -294,6 +294,7 @@ EDITS = {
         bindings_include("linux/iversion.h"),
         bindings_include("linux/mount.h"),
         bindings_include("linux/namei.h"),
+        bindings_include("linux/splice.h"),
         bindings_include("linux/xattr.h"),
         SortedLine("rust/bindings/bindings_helper.h",
                    "const unsigned long RUST_CONST_HELPER_SB_RDONLY = SB_RDONLY;",

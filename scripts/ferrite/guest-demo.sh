@@ -26,19 +26,28 @@ echo "-- a real-mode guest printing through port 0x3f8 on rkvm:"
 rmmod rkvm
 echo "== unloaded rkvm"
 
-echo "== unionfs: overlayfs-compatible union mounts in Rust (read-only unions for now)"
+echo "== unionfs: overlayfs-compatible union mounts in Rust"
 insmod "$kbuild/fs/unionfs/unionfs.ko"
 demo=$(mktemp -d /tmp/unionfs-demo.XXXXXX)
-mkdir -p "$demo"/top/docs "$demo"/bottom/docs "$demo"/union
+mkdir -p "$demo"/top/docs "$demo"/bottom/docs "$demo"/upper "$demo"/work "$demo"/union
 echo "new readme" >"$demo"/top/README
 echo "old readme" >"$demo"/bottom/README
 echo "secret" >"$demo"/bottom/docs/draft
 echo "manual" >"$demo"/bottom/docs/manual
 mknod "$demo"/top/docs/draft c 0 0 # a whiteout: hides docs/draft below
-mount -t unionfs unionfs "$demo"/union -o lowerdir="$demo"/top:"$demo"/bottom
+mount -t unionfs unionfs "$demo"/union \
+	-o lowerdir="$demo"/top:"$demo"/bottom,upperdir="$demo"/upper,workdir="$demo"/work
 grep "$demo"/union /proc/mounts
 echo "-- union (top layer over bottom; docs/draft whited out):"
 (cd "$demo"/union && find . | sort && cat README)
+echo "-- write docs/manual (copied up), remove README (whited out):"
+echo "edited" >>"$demo"/union/docs/manual
+rm "$demo"/union/README
+(cd "$demo"/union && find . | sort && cat docs/manual)
+echo "-- upper layer (a copy of docs/manual, a 0/0 whiteout for README):"
+(cd "$demo"/upper && find . | sort && ls -l README)
+echo "-- lower layer unchanged:"
+cat "$demo"/bottom/docs/manual
 umount "$demo"/union
 rm -rf "$demo"
 rmmod unionfs

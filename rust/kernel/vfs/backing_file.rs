@@ -13,7 +13,7 @@
 use super::{dentry::Dentry, FileSystem};
 use crate::{
     bindings,
-    error::{code::ENOENT, from_err_ptr, from_result},
+    error::{from_err_ptr, from_result},
     ffi::{c_int, c_uint},
 };
 use core::{marker::PhantomData, mem::MaybeUninit};
@@ -27,7 +27,10 @@ impl<T: FileSystem> FileOps<T> {
         open: Some(open::<T>),
         release: Some(release),
         read_iter: Some(read_iter::<T>),
+        write_iter: Some(write_iter::<T>),
         splice_read: Some(splice_read::<T>),
+        splice_write: Some(splice_write::<T>),
+        fsync: Some(fsync::<T>),
         llseek: Some(llseek),
         mmap: Some(mmap::<T>),
         // SAFETY: all-zero is valid for the remaining operations: absent.
@@ -51,7 +54,22 @@ unsafe fn backing_ctx<T: FileSystem>(file: *mut bindings::file) -> bindings::bac
         cred: T::creds(dentry.super_data()).as_ptr(),
         user_file: file,
         accessed: None,
-        end_write: None,
+        end_write: Some(end_write),
+    }
+}
+
+/// Takes the size and times of the stacked inode from the real file after a write.
+///
+/// # Safety
+///
+/// Called by the backing-file helpers with an open file that `open` opened.
+unsafe extern "C" fn end_write(file: *mut bindings::file, _pos: bindings::loff_t, _ret: isize) {
+    // SAFETY: `file` and its backing file are open, so both inodes are valid.
+    unsafe {
+        let inode = bindings::file_inode(file);
+        let real = bindings::file_inode(real_file(file));
+        bindings::fsstack_copy_attr_times(inode, real);
+        bindings::fsstack_copy_inode_size(inode, real);
     }
 }
 
@@ -65,10 +83,14 @@ unsafe extern "C" fn open<T: FileSystem>(
     from_result(|| {
         // SAFETY: the file references its dentry, of a set-up super block of `T`.
         let dentry = unsafe { Dentry::<T>::from_raw((*file).f_path.dentry) };
-        let real = T::real(dentry.data().ok_or(ENOENT)?);
-        let cred = T::creds(dentry.super_data());
         // SAFETY: `file` is being opened and its flags are stable.
-        let flags = unsafe { (*file).f_flags } & !NOT_PASSED;
+        let flags = unsafe { (*file).f_flags };
+        let real = T::open_real(dentry, flags)?;
+        // Copy-up may have changed the real object.
+        dentry.refresh_inode();
+        let real = &real;
+        let cred = T::creds(dentry.super_data());
+        let flags = flags & !NOT_PASSED;
         let realfile = cred.with_override(|| {
             // SAFETY: `file` is valid, `real` is a referenced path and `cred` a valid credential
             // that the backing file takes a reference to.
@@ -113,6 +135,72 @@ unsafe extern "C" fn read_iter<T: FileSystem>(
         let file = (*iocb).ki_filp;
         let mut ctx = backing_ctx::<T>(file);
         bindings::backing_file_read_iter(real_file(file), iter, iocb, (*iocb).ki_flags, &mut ctx)
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS to write to an open regular file of type `T`.
+unsafe extern "C" fn write_iter<T: FileSystem>(
+    iocb: *mut bindings::kiocb,
+    iter: *mut bindings::iov_iter,
+) -> isize {
+    // SAFETY: `iocb` is valid and names an open file of `T`. Writes are serialised on the
+    // stacked inode, which `end_write` updates.
+    unsafe {
+        let file = (*iocb).ki_filp;
+        let inode = bindings::file_inode(file);
+        let mut ctx = backing_ctx::<T>(file);
+        bindings::inode_lock(inode);
+        let ret = bindings::backing_file_write_iter(
+            real_file(file),
+            iter,
+            iocb,
+            (*iocb).ki_flags,
+            &mut ctx,
+        );
+        bindings::inode_unlock(inode);
+        ret
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS to splice into an open regular file of type `T`.
+unsafe extern "C" fn splice_write<T: FileSystem>(
+    pipe: *mut bindings::pipe_inode_info,
+    file: *mut bindings::file,
+    ppos: *mut bindings::loff_t,
+    len: usize,
+    flags: c_uint,
+) -> isize {
+    // SAFETY: `file` is an open file of `T`; the other arguments are the caller's.
+    unsafe {
+        let inode = bindings::file_inode(file);
+        let mut ctx = backing_ctx::<T>(file);
+        bindings::inode_lock(inode);
+        let ret =
+            bindings::backing_file_splice_write(pipe, real_file(file), ppos, len, flags, &mut ctx);
+        bindings::inode_unlock(inode);
+        ret
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS to flush an open regular file of type `T` to its storage.
+unsafe extern "C" fn fsync<T: FileSystem>(
+    file: *mut bindings::file,
+    start: bindings::loff_t,
+    end: bindings::loff_t,
+    datasync: c_int,
+) -> c_int {
+    // SAFETY: `file` is an open file of `T`, with its backing file.
+    unsafe {
+        let dentry = Dentry::<T>::from_raw((*file).f_path.dentry);
+        let real = real_file(file);
+        T::creds(dentry.super_data())
+            .with_override(|| bindings::vfs_fsync_range(real, start, end, datasync))
     }
 }
 

@@ -17,7 +17,13 @@ use crate::{
     ffi::{c_int, c_uint},
     types::{ARef, AlwaysRefCounted, Opaque},
 };
-use core::{marker::PhantomData, mem::MaybeUninit, ptr::NonNull};
+use core::{
+    ffi::c_void,
+    marker::PhantomData,
+    mem::MaybeUninit,
+    ptr::NonNull,
+    sync::atomic::{AtomicPtr, Ordering},
+};
 
 /// A dentry of a filesystem of type `T`, `struct dentry`.
 ///
@@ -52,8 +58,26 @@ impl<T: FileSystem> Dentry<T> {
 
     /// What the filesystem keeps for this dentry; `None` for a negative dentry.
     pub fn data(&self) -> Option<&T::Dentry> {
-        // SAFETY: `d_fsdata` is null or a box that lives while the dentry does (type invariant).
-        unsafe { (*self.raw()).d_fsdata.cast::<T::Dentry>().as_ref() }
+        // SAFETY: `d_fsdata` is null or a box that lives while the dentry does (type invariant);
+        // a negative dentry's may be published concurrently by `publish_data`, so it is read
+        // atomically, with acquire ordering to see the data it points to.
+        unsafe {
+            fsdata(self.raw())
+                .load(Ordering::Acquire)
+                .cast::<T::Dentry>()
+                .as_ref()
+        }
+    }
+
+    /// Makes the dentry's inode watch the real paths its data has gained since the lookup
+    /// (see [`FileSystem::watched`]), such as the upper copy of a copied-up object, so that
+    /// direct changes to them show too. The inode has room for one more path; after more, its
+    /// dentry and its names are always checked with [`FileSystem::revalidate`].
+    pub fn watch_new_paths(&self) {
+        if let Some(data) = self.data() {
+            // SAFETY: the dentry is referenced and of type `T`, and `data` is its data.
+            unsafe { watch::update::<T>(self.raw(), data) };
+        }
     }
 
     /// The parent directory (the dentry itself for the root).
@@ -100,6 +124,24 @@ impl<T: FileSystem> Dentry<T> {
         unsafe { bindings::release_dentry_name_snapshot(snap.as_mut_ptr()) };
         copied?;
         Ok(copy)
+    }
+
+    /// Takes the inode's attributes (type and permissions, owner, times, size) again from the
+    /// real path, after the filesystem changed the real object.
+    pub fn refresh_inode(&self) {
+        // SAFETY: the dentry is valid; a positive dentry keeps its inode while referenced.
+        let inode = unsafe { (*self.raw()).d_inode };
+        let Some(data) = self.data() else { return };
+        if inode.is_null() {
+            return;
+        }
+        let real = T::real(data).raw_inode();
+        // SAFETY: both inodes are referenced; these helpers copy fields the way stacking
+        // filesystems keep their inodes in step with the real ones.
+        unsafe {
+            bindings::fsstack_copy_attr_all(inode, real);
+            bindings::fsstack_copy_inode_size(inode, real);
+        }
     }
 
     /// The inode number, if the dentry is positive.
@@ -182,6 +224,43 @@ unsafe extern "C" fn release<T: FileSystem>(dentry: *mut bindings::dentry) {
         // the last use of the dentry.
         drop(unsafe { KBox::from_raw(data.cast::<T::Dentry>()) });
     }
+}
+
+/// The dentry's `d_fsdata` as an atomic pointer.
+///
+/// # Safety
+///
+/// `dentry` must be valid for `'a`.
+unsafe fn fsdata<'a>(dentry: *mut bindings::dentry) -> &'a AtomicPtr<c_void> {
+    // SAFETY: `d_fsdata` is a valid, aligned pointer field for as long as the dentry is; all
+    // concurrent accesses to it go through this function.
+    unsafe { AtomicPtr::from_ptr(core::ptr::addr_of_mut!((*dentry).d_fsdata)) }
+}
+
+/// Gives a negative dentry, which is visible, the data of the object just made for it; fails
+/// with `EIO` (dropping `data`) if it has data already.
+///
+/// # Safety
+///
+/// `dentry` must be a referenced dentry of `T`, with its parent directory locked by the caller.
+pub(crate) unsafe fn publish_data<T: FileSystem>(
+    dentry: *mut bindings::dentry,
+    data: KBox<T::Dentry>,
+) -> Result {
+    let data = KBox::into_raw(data);
+    // SAFETY: `dentry` is valid; release ordering publishes the initialised data.
+    let set = unsafe { fsdata(dentry) }.compare_exchange(
+        core::ptr::null_mut(),
+        data.cast(),
+        Ordering::Release,
+        Ordering::Relaxed,
+    );
+    if set.is_err() {
+        // SAFETY: `data` came from `into_raw` above and was not published.
+        drop(unsafe { KBox::from_raw(data) });
+        return Err(crate::error::code::EIO);
+    }
+    Ok(())
 }
 
 /// Keeps the data of a new positive dentry before it becomes visible.

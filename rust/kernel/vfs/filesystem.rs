@@ -18,6 +18,7 @@
 //! [`include/linux/fs_context.h`](srctree/include/linux/fs_context.h)
 
 use super::{
+    change::{NewObject, SetAttr},
     context::FsContext,
     dentry::Dentry,
     dir::DirEmitter,
@@ -196,6 +197,85 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
     /// Returns whether a cached dentry is still right; `false` makes the VFS look it up again.
     fn revalidate(_dentry: &Dentry<Self>) -> Result<bool> {
         Ok(true)
+    }
+
+    /// Changes the attributes of `dentry` (`chmod()`, `chown()`, `utimes()`, `truncate()`), after
+    /// the VFS's permission checks of the change on the stacked inode. The inode's attributes
+    /// are then taken again from the real path. The default refuses with `EROFS`.
+    fn setattr(_dentry: &Dentry<Self>, _attr: &mut SetAttr) -> Result {
+        Err(crate::error::code::EROFS)
+    }
+
+    /// Returns the real path to open for opening `dentry` with the open flags `flags`
+    /// (`O_*`): by default [`FileSystem::real`]. A writable filesystem copies the object to a
+    /// writable layer first when `flags` ask for writing.
+    fn open_real(dentry: &Dentry<Self>, _flags: u32) -> Result<Path> {
+        Ok(Self::real(dentry.data().ok_or(crate::error::code::ENOENT)?).clone())
+    }
+
+    /// Makes a new object for the negative dentry `dentry` in the directory `parent`, with the
+    /// permission bits of `mode` (and for [`NewObject::Node`] its type bits), for `open(O_CREAT)`,
+    /// `mkdir()`, `symlink()` and `mknod()`; returns the new dentry's entry. The VFS has checked
+    /// the caller's permission to create in `parent`. The default refuses with `EROFS`.
+    fn make(
+        _parent: &Dentry<Self>,
+        _dentry: &Dentry<Self>,
+        _mode: u32,
+        _what: NewObject<'_>,
+    ) -> Result<Entry<Self>> {
+        Err(crate::error::code::EROFS)
+    }
+
+    /// Makes the negative dentry `new` in the directory `parent` a hard link to `old`; returns
+    /// its entry. The default refuses with `EROFS`.
+    fn link(
+        _old: &Dentry<Self>,
+        _parent: &Dentry<Self>,
+        _new: &Dentry<Self>,
+    ) -> Result<Entry<Self>> {
+        Err(crate::error::code::EROFS)
+    }
+
+    /// Removes `dentry` from the directory `parent` (`rmdir()` if `is_dir`, `unlink()`
+    /// otherwise). The dentry is dropped from the cache afterwards. The default refuses with
+    /// `EROFS`.
+    fn remove(_parent: &Dentry<Self>, _dentry: &Dentry<Self>, _is_dir: bool) -> Result {
+        Err(crate::error::code::EROFS)
+    }
+
+    /// Renames `old` in `old_parent` to `new` in `new_parent` with `renameat2()`'s `flags`;
+    /// the VFS then moves the dentry. The default refuses with `EROFS`.
+    fn rename(
+        _old_parent: &Dentry<Self>,
+        _old: &Dentry<Self>,
+        _new_parent: &Dentry<Self>,
+        _new: &Dentry<Self>,
+        _flags: u32,
+    ) -> Result {
+        Err(crate::error::code::EROFS)
+    }
+
+    /// Reads the extended attribute `name` of `dentry` into `buf` and returns its size; an
+    /// empty `buf` asks for the size. The default has none (`EOPNOTSUPP`).
+    fn getxattr(_dentry: &Dentry<Self>, _name: &CStr, _buf: &mut [u8]) -> Result<usize> {
+        Err(Error::from_errno(-(bindings::EOPNOTSUPP as c_int)))
+    }
+
+    /// Sets (`Some`) or removes (`None`) the extended attribute `name` of `dentry`, with
+    /// `setxattr()`'s `flags`. The default refuses with `EOPNOTSUPP`.
+    fn setxattr(
+        _dentry: &Dentry<Self>,
+        _name: &CStr,
+        _value: Option<&[u8]>,
+        _flags: u32,
+    ) -> Result {
+        Err(Error::from_errno(-(bindings::EOPNOTSUPP as c_int)))
+    }
+
+    /// Lists the extended attribute names of `dentry` into `buf`, each followed by a NUL byte,
+    /// and returns the length; an empty `buf` asks for the length. The default lists none.
+    fn listxattr(_dentry: &Dentry<Self>, _buf: &mut [u8]) -> Result<usize> {
+        Ok(0)
     }
 
     /// Fills `stat` for `stat()` on `dentry`.

@@ -11,18 +11,20 @@
 
 use super::{
     backing_file::FileOps,
+    change::{NewObject, SetAttr},
     dentry::{self, Dentry},
     dir::DirOps,
     filesystem::err_ptr,
     path::FileType,
     watch::{self, Watched},
-    FileSystem,
+    xattr, Entry, FileSystem,
 };
 use crate::{
     alloc::{flags::GFP_KERNEL, KBox},
     bindings,
-    error::{code::*, Result},
+    error::{code::*, from_result, Result},
     ffi::{c_char, c_int, c_uint},
+    str::CStr,
 };
 use core::{marker::PhantomData, mem::MaybeUninit};
 
@@ -90,6 +92,20 @@ impl Kstat {
     /// `st_mode`: the type and permissions.
     pub fn mode(&self) -> u32 {
         u32::from(self.0.mode)
+    }
+
+    /// `st_size`: the size in bytes.
+    pub fn size(&self) -> i64 {
+        self.0.size
+    }
+
+    /// `st_blocks`: the 512-byte blocks allocated.
+    pub fn blocks(&self) -> u64 {
+        self.0.blocks
+    }
+
+    pub(crate) fn raw(&self) -> &bindings::kstat {
+        &self.0
     }
 }
 
@@ -161,7 +177,17 @@ pub(crate) struct InodeOps<T>(PhantomData<T>);
 impl<T: FileSystem> InodeOps<T> {
     const DIR: bindings::inode_operations = bindings::inode_operations {
         lookup: Some(lookup::<T>),
+        create: Some(create::<T>),
+        mkdir: Some(mkdir::<T>),
+        symlink: Some(symlink::<T>),
+        mknod: Some(mknod::<T>),
+        link: Some(link::<T>),
+        unlink: Some(unlink::<T>),
+        rmdir: Some(rmdir::<T>),
+        rename: Some(rename::<T>),
         getattr: Some(getattr::<T>),
+        setattr: Some(setattr::<T>),
+        listxattr: Some(xattr::list::<T>),
         // SAFETY: all-zero is valid for the remaining operations: absent.
         ..unsafe { MaybeUninit::zeroed().assume_init() }
     };
@@ -169,6 +195,8 @@ impl<T: FileSystem> InodeOps<T> {
     /// Regular files and special files.
     const FILE: bindings::inode_operations = bindings::inode_operations {
         getattr: Some(getattr::<T>),
+        setattr: Some(setattr::<T>),
+        listxattr: Some(xattr::list::<T>),
         // SAFETY: all-zero is valid for the remaining operations: absent.
         ..unsafe { MaybeUninit::zeroed().assume_init() }
     };
@@ -176,6 +204,8 @@ impl<T: FileSystem> InodeOps<T> {
     const SYMLINK: bindings::inode_operations = bindings::inode_operations {
         get_link: Some(get_link::<T>),
         getattr: Some(getattr::<T>),
+        setattr: Some(setattr::<T>),
+        listxattr: Some(xattr::list::<T>),
         // SAFETY: all-zero is valid for the remaining operations: absent.
         ..unsafe { MaybeUninit::zeroed().assume_init() }
     };
@@ -248,6 +278,230 @@ unsafe extern "C" fn getattr<T: FileSystem>(
     };
     match T::getattr(dentry, stat, request_mask, flags) {
         Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Makes `dentry`, a negative dentry that the filesystem just made an object for, positive.
+///
+/// # Safety
+///
+/// `dentry` must be a referenced negative dentry of a set-up super block of `T`, its parent
+/// locked by the caller.
+unsafe fn instantiate<T: FileSystem>(dentry: *mut bindings::dentry, entry: Entry<T>) -> Result {
+    let data = KBox::new(entry.data, GFP_KERNEL)?;
+    // SAFETY: the dentry's super block is set up and of type `T`.
+    let inode = unsafe { new_inode::<T>((*dentry).d_sb, &data, entry.ino)? };
+    // SAFETY: the caller's guarantees.
+    if let Err(e) = unsafe { dentry::publish_data::<T>(dentry, data) } {
+        // SAFETY: the new inode is ours alone.
+        unsafe { bindings::iput(inode) };
+        return Err(e);
+    }
+    // SAFETY: `dentry` is negative and `inode` new; `d_instantiate()` takes its reference.
+    unsafe { bindings::d_instantiate(dentry, inode) };
+    Ok(())
+}
+
+/// Calls [`FileSystem::make`] for a new object of `dentry` and instantiates it.
+///
+/// # Safety
+///
+/// Called from the VFS's directory operations with a negative dentry of `T`, its parent locked.
+unsafe fn make<T: FileSystem>(
+    dentry: *mut bindings::dentry,
+    mode: u32,
+    what: NewObject<'_>,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: the dentry and its parent (stable while the parent is locked) are referenced.
+        let (parent, new) = unsafe {
+            (
+                Dentry::<T>::from_raw((*dentry).d_parent),
+                Dentry::<T>::from_raw(dentry),
+            )
+        };
+        let entry = T::make(parent, new, mode, what)?;
+        // SAFETY: as above.
+        unsafe { instantiate::<T>(dentry, entry)? };
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS with a locked directory of `T` and a negative dentry in it.
+unsafe extern "C" fn create<T: FileSystem>(
+    _idmap: *mut bindings::mnt_idmap,
+    _dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    mode: bindings::umode_t,
+    _excl: bool,
+) -> c_int {
+    // SAFETY: the VFS's guarantees.
+    unsafe { make::<T>(dentry, u32::from(mode), NewObject::File) }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a locked directory of `T` and a negative dentry in it.
+unsafe extern "C" fn mkdir<T: FileSystem>(
+    _idmap: *mut bindings::mnt_idmap,
+    _dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    mode: bindings::umode_t,
+) -> c_int {
+    // SAFETY: the VFS's guarantees.
+    unsafe { make::<T>(dentry, u32::from(mode), NewObject::Directory) }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a locked directory of `T`, a negative dentry in it and the target.
+unsafe extern "C" fn symlink<T: FileSystem>(
+    _idmap: *mut bindings::mnt_idmap,
+    _dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    target: *const c_char,
+) -> c_int {
+    // SAFETY: `target` is a C string the VFS keeps for the call.
+    let target = unsafe { CStr::from_char_ptr(target) };
+    // SAFETY: the VFS's guarantees.
+    unsafe { make::<T>(dentry, 0o777, NewObject::Symlink(target)) }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a locked directory of `T` and a negative dentry in it.
+unsafe extern "C" fn mknod<T: FileSystem>(
+    _idmap: *mut bindings::mnt_idmap,
+    _dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    mode: bindings::umode_t,
+    dev: bindings::dev_t,
+) -> c_int {
+    // SAFETY: the VFS's guarantees.
+    unsafe { make::<T>(dentry, u32::from(mode), NewObject::Node(dev)) }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a referenced dentry of `T`, a locked directory and a negative dentry
+/// in it.
+unsafe extern "C" fn link<T: FileSystem>(
+    old: *mut bindings::dentry,
+    _dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: the dentries are referenced, the new one's parent stable while locked.
+        let (old, parent, new) = unsafe {
+            (
+                Dentry::<T>::from_raw(old),
+                Dentry::<T>::from_raw((*dentry).d_parent),
+                Dentry::<T>::from_raw(dentry),
+            )
+        };
+        let entry = T::link(old, parent, new)?;
+        old.refresh_inode();
+        // SAFETY: as above.
+        unsafe { instantiate::<T>(dentry, entry)? };
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS with a locked directory of `T` and a positive dentry in it, locked too.
+unsafe fn remove<T: FileSystem>(dentry: *mut bindings::dentry, is_dir: bool) -> c_int {
+    from_result(|| {
+        // SAFETY: the dentry and its parent (stable while locked) are referenced.
+        let (parent, d) = unsafe {
+            (
+                Dentry::<T>::from_raw((*dentry).d_parent),
+                Dentry::<T>::from_raw(dentry),
+            )
+        };
+        T::remove(parent, d, is_dir)?;
+        // The data shows what is gone: the name is looked up afresh next time, and the
+        // dentry never becomes positive again.
+        // SAFETY: the dentry is referenced.
+        unsafe { bindings::d_drop(dentry) };
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS for `unlink()` with a locked directory of `T` and a dentry in it.
+unsafe extern "C" fn unlink<T: FileSystem>(
+    _dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+) -> c_int {
+    // SAFETY: the VFS's guarantees.
+    unsafe { remove::<T>(dentry, false) }
+}
+
+/// # Safety
+///
+/// Called by the VFS for `rmdir()` with a locked directory of `T` and a dentry in it.
+unsafe extern "C" fn rmdir<T: FileSystem>(
+    _dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+) -> c_int {
+    // SAFETY: the VFS's guarantees.
+    unsafe { remove::<T>(dentry, true) }
+}
+
+/// # Safety
+///
+/// Called by the VFS with both directories of `T` locked (`lock_rename()`) and their dentries.
+unsafe extern "C" fn rename<T: FileSystem>(
+    _idmap: *mut bindings::mnt_idmap,
+    _old_dir: *mut bindings::inode,
+    old: *mut bindings::dentry,
+    _new_dir: *mut bindings::inode,
+    new: *mut bindings::dentry,
+    flags: c_uint,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: the dentries are referenced and their parents stable while locked.
+        let (old_parent, old_d, new_parent, new_d) = unsafe {
+            (
+                Dentry::<T>::from_raw((*old).d_parent),
+                Dentry::<T>::from_raw(old),
+                Dentry::<T>::from_raw((*new).d_parent),
+                Dentry::<T>::from_raw(new),
+            )
+        };
+        T::rename(old_parent, old_d, new_parent, new_d, flags)?;
+        old_d.refresh_inode();
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS with the inode of a referenced dentry of type `T` locked, to change its
+/// attributes.
+unsafe extern "C" fn setattr<T: FileSystem>(
+    idmap: *mut bindings::mnt_idmap,
+    dentry: *mut bindings::dentry,
+    attr: *mut bindings::iattr,
+) -> c_int {
+    // SAFETY: the caller passes valid arguments; `setattr_prepare()` checks the change against
+    // the stacked inode's owner and permissions as the current task.
+    let err = unsafe { bindings::setattr_prepare(idmap, dentry, attr) };
+    if err != 0 {
+        return err;
+    }
+    // SAFETY: the dentry is referenced by the caller, and `attr` is the caller's, for this call.
+    let (dentry, attr) = unsafe { (Dentry::<T>::from_raw(dentry), SetAttr::from_raw_mut(attr)) };
+    match T::setattr(dentry, attr) {
+        Ok(()) => {
+            dentry.refresh_inode();
+            0
+        }
         Err(e) => e.to_errno(),
     }
 }

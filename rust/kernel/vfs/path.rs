@@ -153,6 +153,20 @@ impl Path {
         Ok(Some(Self(bindings::path { mnt, dentry })))
     }
 
+    /// Makes a path of a mount and a positive dentry on it.
+    ///
+    /// # Safety
+    ///
+    /// The caller must own a reference to `mnt` and one to `dentry`, which must be positive
+    /// and on `mnt`; the path takes both over.
+    pub(crate) unsafe fn from_raw_parts(
+        mnt: *mut bindings::vfsmount,
+        dentry: *mut bindings::dentry,
+    ) -> Self {
+        // INVARIANT: the caller guarantees the references and a positive dentry.
+        Self(bindings::path { mnt, dentry })
+    }
+
     /// Returns the `struct path`.
     pub fn as_raw(&self) -> *const bindings::path {
         &self.0
@@ -257,20 +271,14 @@ impl Path {
     /// An absent attribute gives `ENODATA`, a too-small buffer `ERANGE`, and an empty `buf`
     /// just returns the size.
     pub fn getxattr(&self, name: &CStr, buf: &mut [u8]) -> Result<usize> {
-        // An empty buffer asks for the size: it must be null, or the filesystem copies into it.
-        let ptr = if buf.is_empty() {
-            ptr::null_mut()
-        } else {
-            buf.as_mut_ptr().cast()
-        };
-        // SAFETY: `self.0` is valid (type invariant); `ptr` is null or `buf`, writable for its
-        // length.
+        // SAFETY: `self.0` is valid (type invariant); `buf_ptr(buf)` is null or `buf`, writable
+        // for its length.
         let ret = unsafe {
             bindings::vfs_getxattr(
                 bindings::mnt_idmap(self.0.mnt),
                 self.0.dentry,
                 name.as_char_ptr(),
-                ptr,
+                buf_ptr(buf),
                 buf.len(),
             )
         };
@@ -357,6 +365,16 @@ impl Path {
         // SAFETY: the file was opened above and is no longer used.
         unsafe { bindings::fput(file) };
         ret
+    }
+}
+
+/// The buffer pointer for a call that fills `buf`: null for an empty one, which asks the
+/// filesystem for the size it needs (filesystems check the pointer, not the size).
+pub(crate) fn buf_ptr(buf: &mut [u8]) -> *mut core::ffi::c_void {
+    if buf.is_empty() {
+        ptr::null_mut()
+    } else {
+        buf.as_mut_ptr().cast()
     }
 }
 

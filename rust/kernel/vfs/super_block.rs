@@ -4,7 +4,12 @@
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
-use super::{dentry::DentryOps, filesystem::SuperOps, FileSystem};
+use super::{
+    dentry::DentryOps,
+    filesystem::SuperOps,
+    xattr::{HandlerList, Handlers},
+    FileSystem,
+};
 use crate::{
     bindings,
     error::{code::EINVAL, to_result, Result},
@@ -84,6 +89,8 @@ impl<T: FileSystem> NewSuperBlock<'_, T> {
         unsafe {
             (*self.0).s_op = &SuperOps::<T>::OPS;
             (*self.0).s_d_op = &DentryOps::<T>::OPS;
+            let handlers: &'static HandlerList = &Handlers::<T>::LIST;
+            (*self.0).s_xattr = handlers.0.as_ptr();
             (*self.0).s_time_gran = 1;
             (*self.0).s_maxbytes = MAX_LFS_FILESIZE;
         }

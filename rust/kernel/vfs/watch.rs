@@ -34,7 +34,10 @@ use crate::{
     bindings,
     error::Result,
 };
-use core::ptr;
+use core::{
+    ptr,
+    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
+};
 
 /// How long after its last change a watched directory is not trusted, in nanoseconds: more than
 /// two clock ticks at the lowest `HZ` (100).
@@ -44,10 +47,15 @@ pub const RECENT_NS: i64 = 25_000_000;
 ///
 /// # Invariants
 ///
-/// Each pointer is a real inode that the dentry of the inode keeps referenced through its data
-/// while the dentry is in use.
+/// Each pointer in `inodes`, and `extra` if not null, is a real inode that the dentry of the
+/// inode keeps referenced through its data while the dentry is in use.
 pub(crate) struct Watched {
     inodes: KVec<*mut bindings::inode>,
+    /// One inode the dentry's data gained later (the upper copy of a copied-up object).
+    extra: AtomicPtr<bindings::inode>,
+    /// Set when the data gained more than `extra` can hold: the stamps can no longer be
+    /// trusted.
+    overflow: AtomicBool,
 }
 
 impl Watched {
@@ -67,7 +75,35 @@ impl Watched {
             return Ok(None);
         }
         // INVARIANT: the paths are part of `data`, which the new dentry keeps.
-        Ok(Some(KBox::new(Self { inodes }, GFP_KERNEL)?))
+        Ok(Some(KBox::new(
+            Self {
+                inodes,
+                extra: AtomicPtr::new(ptr::null_mut()),
+                overflow: AtomicBool::new(false),
+            },
+            GFP_KERNEL,
+        )?))
+    }
+
+    /// Watches what `data`, the data of the dentry of the inode, watches now and did not
+    /// before.
+    fn update<T: FileSystem>(&self, data: &T::Dentry) {
+        T::watched(data, &mut |path: &Path| {
+            let inode = path.raw_inode();
+            if self.inodes.contains(&inode) {
+                return;
+            }
+            // INVARIANT: `path` is part of `data`, which the dentry keeps.
+            let set = self.extra.compare_exchange(
+                ptr::null_mut(),
+                inode,
+                Ordering::Release,
+                Ordering::Acquire,
+            );
+            if set.is_err_and(|other| other != inode) {
+                self.overflow.store(true, Ordering::Release);
+            }
+        });
     }
 
     /// Mixes the state of the watched inodes into `hash`; `None` if one changed recently and the
@@ -78,7 +114,12 @@ impl Watched {
     /// The watched inodes must be valid memory: referenced, or the caller is in an RCU
     /// read-side critical section.
     unsafe fn stamp(&self, mut hash: u64, mode: Mode) -> Option<u64> {
-        for &inode in self.inodes.iter() {
+        if self.overflow.load(Ordering::Acquire) {
+            return None;
+        }
+        let extra = self.extra.load(Ordering::Acquire);
+        let extra = (!extra.is_null()).then_some(extra);
+        for &inode in self.inodes.iter().chain(extra.iter()) {
             // SAFETY: `inode` is valid memory (the caller's guarantee). The fields read may
             // change concurrently; a torn or stale read only makes the stamp differ, or
             // matches a state the inode was in, which is what an unlocked check can promise.
@@ -317,4 +358,20 @@ pub(crate) unsafe fn keep_stamp(dentry: *mut bindings::dentry, stamp: u64) {
     // SAFETY: the dentry is valid; `d_time` is the filesystem's, and racing writers store
     // stamps that were each right when taken.
     unsafe { ptr::write_volatile(ptr::addr_of_mut!((*dentry).d_time), stamp as _) };
+}
+
+/// Makes the inode of `dentry` watch what its data watches now ([`FileSystem::watched`]), after
+/// the data gained a real path.
+///
+/// # Safety
+///
+/// `dentry` must be a referenced dentry of a filesystem of type `T`, with data `data`.
+pub(crate) unsafe fn update<T: FileSystem>(dentry: *mut bindings::dentry, data: &T::Dentry) {
+    // SAFETY: a referenced dentry keeps its inode; a positive dentry of a stacking filesystem
+    // stays positive while referenced.
+    let inode = unsafe { ptr::read_volatile(ptr::addr_of!((*dentry).d_inode)) };
+    // SAFETY: as above.
+    if let Some(watched) = unsafe { watched_of(inode) } {
+        watched.update::<T>(data);
+    }
 }
