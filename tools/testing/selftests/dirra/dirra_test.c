@@ -373,6 +373,28 @@ static bool complete_listing(const struct listing *l, long n)
 }
 
 /* Waits up to @ms for the counter @name to exceed @than; returns its value. */
+/*
+ * Forks a reader that lists dir cold, rounds times, and exits with 0 if every
+ * listing held the n entries; returns its pid (or -1).
+ */
+static pid_t start_reader(const char *dir, long n, int rounds)
+{
+	pid_t pid = fork();
+	int round;
+
+	if (pid != 0)
+		return pid;
+	for (round = 0; round < rounds; round++) {
+		struct listing l;
+
+		cold_caches();
+		if (list_dir(dir, &l) || !complete_listing(&l, n))
+			_exit(1);
+		listing_free(&l);
+	}
+	_exit(0);
+}
+
 static long wait_stat_above(const char *name, long than, int ms)
 {
 	long v;
@@ -602,21 +624,8 @@ TEST_F_TIMEOUT(dirra, concurrent_readers_writer, 300)
 		}
 	}
 	for (i = 0; i < 3; i++) {
-		readers[i] = fork();
+		readers[i] = start_reader(self->dir, n, 4);
 		ASSERT_GE(readers[i], 0);
-		if (readers[i] == 0) {
-			int round;
-
-			for (round = 0; round < 4; round++) {
-				struct listing l;
-
-				cold_caches();
-				if (list_dir(self->dir, &l) || !complete_listing(&l, n))
-					_exit(1);
-				listing_free(&l);
-			}
-			_exit(0);
-		}
 	}
 	for (i = 0; i < 3; i++) {
 		ASSERT_EQ(readers[i], waitpid(readers[i], &status, 0));
@@ -691,21 +700,8 @@ TEST_F_TIMEOUT(dirra, unload_during_listing, 300)
 	ASSERT_EQ(0, populate(self->dir, n));
 	ASSERT_EQ(0, fs_cold(&self->fs));
 	for (i = 0; i < 2; i++) {
-		readers[i] = fork();
+		readers[i] = start_reader(self->dir, n, 6);
 		ASSERT_GE(readers[i], 0);
-		if (readers[i] == 0) {
-			int round;
-
-			for (round = 0; round < 6; round++) {
-				struct listing l;
-
-				cold_caches();
-				if (list_dir(self->dir, &l) || !complete_listing(&l, n))
-					_exit(1);
-				listing_free(&l);
-			}
-			_exit(0);
-		}
 	}
 	for (i = 0; i < 6; i++) {
 		usleep(100000 * (i + 1));
