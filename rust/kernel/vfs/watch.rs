@@ -305,6 +305,26 @@ pub(crate) unsafe fn set_stamp(
     unsafe { (*dentry).d_time = full_stamp(parent, inode, Mode::take()) as _ };
 }
 
+/// The stamp of `dentry` as it is now: 0 if it cannot be trusted.
+///
+/// # Safety
+///
+/// `dentry` must be a dentry of a stacking filesystem and not its root, with the caller in an
+/// RCU read-side critical section.
+unsafe fn stamp_of(dentry: *mut bindings::dentry, mode: Mode) -> u64 {
+    // SAFETY: the dentry is valid memory (the caller's guarantee) and, under RCU, so are its
+    // parent, even if a rename moves it away, and their inodes.
+    unsafe {
+        let parent = ptr::read_volatile(ptr::addr_of!((*dentry).d_parent));
+        let dir = ptr::read_volatile(ptr::addr_of!((*parent).d_inode));
+        let inode = ptr::read_volatile(ptr::addr_of!((*dentry).d_inode));
+        if dir.is_null() {
+            return 0;
+        }
+        full_stamp(parent_part(dir, mode), inode, mode)
+    }
+}
+
 /// Returns whether the cached `dentry` can be trusted without asking its filesystem.
 ///
 /// # Safety
@@ -314,18 +334,10 @@ pub(crate) unsafe fn set_stamp(
 pub(crate) unsafe fn still_valid(dentry: *mut bindings::dentry, in_rcu: bool) -> bool {
     // An RCU path walk is in a read-side critical section already.
     let _rcu = (!in_rcu).then(RcuReadLock::new);
-    // SAFETY: the dentry is valid memory (the caller's guarantee) and, under RCU, so are its
-    // parent, even if a rename moves it away, and their inodes.
-    unsafe {
-        let kept = ptr::read_volatile(ptr::addr_of!((*dentry).d_time)) as u64;
-        if kept == 0 {
-            return false;
-        }
-        let parent = ptr::read_volatile(ptr::addr_of!((*dentry).d_parent));
-        let dir = ptr::read_volatile(ptr::addr_of!((*parent).d_inode));
-        let inode = ptr::read_volatile(ptr::addr_of!((*dentry).d_inode));
-        !dir.is_null() && full_stamp(parent_part(dir, Mode::Check), inode, Mode::Check) == kept
-    }
+    // SAFETY: the dentry is valid memory (the caller's guarantee).
+    let kept = unsafe { ptr::read_volatile(ptr::addr_of!((*dentry).d_time)) } as u64;
+    // SAFETY: the caller's guarantee, and RCU as above.
+    kept != 0 && unsafe { stamp_of(dentry, Mode::Check) } == kept
 }
 
 /// Takes a full stamp of `dentry`, before its filesystem checks it against the layers: if the
@@ -336,17 +348,8 @@ pub(crate) unsafe fn still_valid(dentry: *mut bindings::dentry, in_rcu: bool) ->
 /// `dentry` must be a referenced dentry of a stacking filesystem, not its root.
 pub(crate) unsafe fn take_stamp(dentry: *mut bindings::dentry) -> u64 {
     let _rcu = RcuReadLock::new();
-    // SAFETY: as for `still_valid`.
-    unsafe {
-        let parent = ptr::read_volatile(ptr::addr_of!((*dentry).d_parent));
-        let dir = ptr::read_volatile(ptr::addr_of!((*parent).d_inode));
-        let inode = ptr::read_volatile(ptr::addr_of!((*dentry).d_inode));
-        if dir.is_null() {
-            return 0;
-        }
-        let mode = Mode::take();
-        full_stamp(parent_part(dir, mode), inode, mode)
-    }
+    // SAFETY: the caller's guarantee, under RCU.
+    unsafe { stamp_of(dentry, Mode::take()) }
 }
 
 /// Keeps `stamp`, taken by [`take_stamp`] before a check that found `dentry` right.
