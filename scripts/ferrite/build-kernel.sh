@@ -7,6 +7,12 @@
 
 source "$(dirname "$0")/common.sh"
 
+# Builds of several work trees on one machine take turns: two at once on a
+# small machine only make both slower.
+mkdir -p "$HOME/.cache"
+exec 9>"${FERRITE_BUILD_LOCK:-$HOME/.cache/ferrite-build.lock}"
+flock 9 || die "cannot take the build lock"
+
 "$FERRITE_SCRIPTS/prepare-tree.sh"
 
 build=$(KBUILD)
