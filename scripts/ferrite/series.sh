@@ -643,6 +643,7 @@ build_patches() {
 	okfile=$bdir/.ferrite-series-built
 	ensure_worktree "$src"
 	mkdir -p "$bdir" "$logs_dir"
+	take_build_lock
 	# kmake with the series' source and build directories.
 	smake() (
 		KTREE() { echo "$src"; }
