@@ -8,7 +8,8 @@
 #   make check      build, lint, and run every test in one boot
 #   make lint       rustfmt, clippy, rustdoc and checkpatch on our files
 #   make series     export and check the upstream patch series
-#   make bench      run the benchmarks side by side in one boot
+#   make bench      build the benchmark kernel (no debug checks) and run
+#                   the benchmarks side by side in one boot
 #   make shell      boot the test kernel with an interactive shell
 #   make test T=x   run only test x of scripts/ferrite/tests.conf
 
@@ -37,7 +38,7 @@ lint: build
 series: deps
 	@$(S)/series.sh
 
-bench: build
+bench: deps
 	@$(S)/bench.sh
 
 shell: build

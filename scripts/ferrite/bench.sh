@@ -5,6 +5,9 @@
 # Each line of benches.conf names a guest script that prints its table and
 # its "target <module>-<name>: measured ..., goal ...: met|missed" lines.
 
+# Benchmarks run on the kernel without debug checks (ferrite-bench.config)
+# unless FERRITE_FLAVOUR=test asks for the test kernel.
+export FERRITE_FLAVOUR=${FERRITE_FLAVOUR:-bench}
 source "$(dirname "$0")/common.sh"
 
 mapfile -t benches < <(grep -v '^#' "$FERRITE_SCRIPTS/benches.conf" | grep -v '^$' || true)
@@ -12,6 +15,8 @@ if [ ${#benches[@]} -eq 0 ]; then
 	log "no benchmarks are registered yet (scripts/ferrite/benches.conf)"
 	exit 0
 fi
+"$FERRITE_SCRIPTS/build-kernel.sh"
+log "benchmarks on the $FERRITE_FLAVOUR kernel"
 out=$(KBUILD)/ferrite-bench
 # run-guest.sh runs its arguments, joined, as a bash script line.
 "$FERRITE_SCRIPTS/run-guest.sh" --timeout 3600 --out "$out" -- \

@@ -7,11 +7,7 @@
 
 source "$(dirname "$0")/common.sh"
 
-# Builds of several work trees on one machine take turns: two at once on a
-# small machine only make both slower.
-mkdir -p "$HOME/.cache"
-exec 9>"${FERRITE_BUILD_LOCK:-$HOME/.cache/ferrite-build.lock}"
-flock 9 || die "cannot take the build lock"
+take_build_lock
 
 "$FERRITE_SCRIPTS/prepare-tree.sh"
 
@@ -25,17 +21,21 @@ log "build directory $build"
 config_stamp=$(
 	cd "$(KTREE)"
 	{
-		cat kernel/configs/ferrite.config kernel/configs/ferrite-modules.config
+		for f in $CONFIG_FRAGMENTS; do cat "kernel/configs/$f"; done
 		# Files the overlay or the edits wrote are newer than the tree itself.
 		find . -path ./tools -prune -o -name 'Kconfig*' -newer .ferrite-tree -print | sort |
 			xargs -r cat
 	} | sha256sum | cut -c1-16
 )
 if [ ! -f "$build/.config" ] || [ "$(cat "$build/.ferrite-config" 2>/dev/null)" != "$config_stamp" ]; then
-	log "configuring (tinyconfig + kvm_guest.config + ferrite.config + ferrite-modules.config)"
+	log "configuring (tinyconfig + kvm_guest.config + ${CONFIG_FRAGMENTS// / + })"
 	kmake -s tinyconfig >/dev/null
-	kmake -s kvm_guest.config ferrite.config ferrite-modules.config >/dev/null
-	missing=$(cat "$(KTREE)"/kernel/configs/ferrite{,-modules}.config | grep -E '^CONFIG_[A-Z0-9_]+=[ym]' |
+	# shellcheck disable=SC2086 # one make target per fragment
+	kmake -s kvm_guest.config $CONFIG_FRAGMENTS >/dev/null
+	# The last fragment that sets a symbol wins, as in merge_config.sh.
+	missing=$(cd "$(KTREE)/kernel/configs" && cat $CONFIG_FRAGMENTS |
+		awk -F= '/^CONFIG_[A-Z0-9_]+=/ { want[$1] = $0 } END { for (s in want) print want[s] }' |
+		grep -E '=[ym]$' |
 		while read -r line; do grep -qx "$line" "$build/.config" || echo "$line"; done)
 	[ -z "$missing" ] || die "config fragment not honoured: $(echo $missing)"
 	echo "$config_stamp" >"$build/.ferrite-config"

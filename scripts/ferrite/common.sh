@@ -49,11 +49,21 @@ toolchain_id() {
 	} | sha256sum | cut -c1-12
 }
 
+# Which kernel to build and boot: "test" (with every debug check, what the
+# tests run on) or "bench" (without them, what the benchmarks run on).
+FERRITE_FLAVOUR=${FERRITE_FLAVOUR:-test}
+case $FERRITE_FLAVOUR in
+test) CONFIG_FRAGMENTS="ferrite.config ferrite-modules.config" ;;
+bench) CONFIG_FRAGMENTS="ferrite.config ferrite-modules.config ferrite-bench.config" ;;
+*) die "FERRITE_FLAVOUR must be test or bench, not '$FERRITE_FLAVOUR'" ;;
+esac
+
 # Everything that, when it changes, calls for a fresh build directory.
 build_key() {
 	{
 		kernel_pkg_version
 		cat "$FERRITE_ROOT/kernel/configs/ferrite.config"
+		[ "$FERRITE_FLAVOUR" = test ] || cat "$FERRITE_ROOT/kernel/configs/ferrite-bench.config"
 		toolchain_id
 	} | sha256sum | cut -c1-12
 }
@@ -65,6 +75,14 @@ kver_dir() {
 PRISTINE() { echo "$(kver_dir)/pristine"; }
 KTREE() { echo "$(kver_dir)/tree"; }
 KBUILD() { echo "$(kver_dir)/build-$(build_key)"; }
+
+# Kernel builds of several work trees on one machine take turns: two at once
+# on a small machine only make both slower. Held until the caller exits.
+take_build_lock() {
+	mkdir -p "$HOME/.cache"
+	exec 9>"${FERRITE_BUILD_LOCK:-$HOME/.cache/ferrite-build.lock}"
+	flock 9 || die "cannot take the build lock"
+}
 
 kmake() {
 	make -C "$(KTREE)" O="$(KBUILD)" LLVM=-19 RUSTC="$RUSTC" \

@@ -658,6 +658,8 @@ build_patches() {
 			continue
 		fi
 		log "patch $i/$npatch: building ${P_SUBJECT[i]}"
+		# One patch at a time, so other work trees' builds get turns.
+		take_build_lock
 		sgit -C "$src" checkout -q -f --detach "${COMMITS[i]}"
 		sgit -C "$src" clean -q -ffdx -e /kernel/configs/ferrite.config \
 			-e /kernel/configs/ferrite-modules.config
@@ -696,6 +698,7 @@ build_patches() {
 			P_BUILD[i]=ok
 		fi
 		echo "$tree" >>"$okfile"
+		flock -u 9
 	done
 }
 
