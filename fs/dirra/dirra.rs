@@ -43,7 +43,7 @@ kernel::module_param!(MIN_SIZE: RangedU32<4096, 1073741824> = 65536, module: "di
 kernel::module_param!(WINDOW: RangedU32<1, 65536> = 2048, module: "dirra", name: "window",
     perm: 0o644, "Pages read ahead per directory at a time (1 to 65536)");
 kernel::module_param!(INFLIGHT: RangedU32<1, 1024> = 64, module: "dirra", name: "inflight",
-    perm: 0o644, "Pages in flight at once, per directory and in total (1 to 1024)");
+    perm: 0o644, "Reads in flight at once, per directory and in total (1 to 1024)");
 
 kernel::module_param!(STATAHEAD: bool = true, module: "dirra", name: "statahead", perm: 0o644,
     "Also read ahead the inodes of the entries of the directory blocks read ahead (1) or not (0)");

@@ -447,15 +447,27 @@ fn read_window(mech: Mechanism, dir: &Inode, mapping: &AddressSpace, entry: &mut
     }
 }
 
-/// Reads ahead `pages` (not cached, in the order the reader will want them) of `mapping`,
-/// keeping at most `inflight` of them in flight: each new read waits for the oldest one first.
-/// Appends the pages to `done`; returns how many.
+/// Pages in one read of the block device's page cache at most (256 KiB with 4 KiB pages).
+const MAX_READ_PAGES: usize = 64;
+
+/// Reads ahead `pages` (not cached, in the order the reader will want them) of `mapping`, keeping
+/// at most `inflight` reads in flight: each new read waits for the oldest one first. Appends the
+/// pages to `done`; returns how many.
 ///
-/// A sliding window rather than batches: the device gets the next read as soon as one
-/// completes, and on a device that serves one read at a time, the reads the reader waits for
-/// come in its order, without a queue of others in front of them. `inflight` should not exceed
-/// what the device's queue holds ([`AddressSpace::queue_depth`]): a submitter that waits for a
-/// free request slot delays every read behind it.
+/// Adjacent pages are read together, wherever they are in the reader's order: on a device that
+/// serves one request at a time, what a listing costs is the number of requests, and one request
+/// of many pages costs about what one of a single page does. The reads go out in the order of
+/// the first page the reader wants from each, so that it waits as little as possible for the
+/// first ones.
+///
+/// In the block device's page cache, adjacent pages are adjacent on the device, and a read of
+/// up to [`MAX_READ_PAGES`] of them is one request. In a file's page cache (ext2 directories),
+/// adjacent pages may lie anywhere on the device, each a request of its own: there, each page
+/// counts as a read in flight.
+///
+/// A sliding window rather than batches: the device gets the next read as soon as one completes.
+/// `inflight` should not exceed what the device's queue holds ([`AddressSpace::queue_depth`]): a
+/// submitter that waits for a free request slot delays every read behind it.
 pub(crate) fn read_pages(
     mapping: &AddressSpace,
     pages: &[u64],
@@ -463,35 +475,73 @@ pub(crate) fn read_pages(
     done: &mut KVec<u64>,
 ) -> u64 {
     let inflight = inflight.max(1);
-    let mut waited = 0;
-    let mut i = 0;
-    while i < pages.len() {
-        // A run of adjacent pages is one request, as large as the window allows.
-        let mut n = 1;
-        while i + n < pages.len() && n < inflight && pages[i + n] == pages[i] + n as u64 {
-            n += 1;
-        }
-        while i + n - waited > inflight {
-            mapping.wait_for_page(pages[waited]);
-            waited += 1;
-        }
-        if mapping.readahead(pages[i], n as u64).is_ok() {
-            stats::add(&stats::IOS, 1);
-        }
-        i += n;
-    }
-    for &page in &pages[waited..] {
-        mapping.wait_for_page(page);
-    }
-    for &page in pages {
-        if done.push(page, GFP_KERNEL).is_err() {
+    let on_device = mapping.queue_depth().is_some();
+    let max_read = if on_device {
+        MAX_READ_PAGES
+    } else {
+        inflight.min(MAX_READ_PAGES)
+    };
+    // How many requests a read of `pages` adjacent pages may take.
+    let cost = |pages: usize| if on_device { 1 } else { pages };
+    // (page, when the reader wants it), by page.
+    let mut sorted = KVec::new();
+    for (rank, &page) in pages.iter().enumerate() {
+        if sorted.push((page, rank), GFP_KERNEL).is_err() {
             break;
         }
     }
-    pages.len() as u64
+    sorted.sort_unstable();
+    // Runs of adjacent pages: (first page, pages, when the reader wants the first of them).
+    let mut runs: KVec<(u64, usize, usize)> = KVec::new();
+    for &(page, rank) in sorted.iter() {
+        if let Some(last) = runs.last_mut() {
+            if page < last.0 + last.1 as u64 {
+                // A page listed twice.
+                continue;
+            }
+            if page == last.0 + last.1 as u64 && last.1 < max_read {
+                last.1 += 1;
+                last.2 = last.2.min(rank);
+                continue;
+            }
+        }
+        if runs.push((page, 1, rank), GFP_KERNEL).is_err() {
+            break;
+        }
+    }
+    runs.sort_unstable_by_key(|r| r.2);
+
+    let wait_run = |run: &(u64, usize, usize)| {
+        for page in run.0..run.0 + run.1 as u64 {
+            mapping.wait_for_page(page);
+        }
+    };
+    let mut count = 0u64;
+    // Reads `oldest..` are in flight, costing `busy` requests.
+    let (mut oldest, mut busy) = (0, 0);
+    for (i, run) in runs.iter().enumerate() {
+        while oldest < i && busy + cost(run.1) > inflight {
+            wait_run(&runs[oldest]);
+            busy -= cost(runs[oldest].1);
+            oldest += 1;
+        }
+        busy += cost(run.1);
+        if mapping.readahead(run.0, run.1 as u64).is_ok() {
+            stats::add(&stats::IOS, 1);
+        }
+        for page in run.0..run.0 + run.1 as u64 {
+            if done.push(page, GFP_KERNEL).is_ok() {
+                count += 1;
+            }
+        }
+    }
+    for run in runs.iter().skip(oldest) {
+        wait_run(run);
+    }
+    count
 }
 
-/// The number of pages to keep in flight on the device under `mapping`: the `inflight`
+/// The number of reads to keep in flight on the device under `mapping`: the `inflight`
 /// parameter, but no more than the device's queue holds.
 pub(crate) fn inflight_for(dev: Option<&AddressSpace>) -> usize {
     let inflight = INFLIGHT.get().value() as usize;

@@ -18,9 +18,13 @@
 # F empty files each (an inode each, also created round-robin), dirra off and
 # on with statahead.
 #
-# DIRRA_BENCH_IMAGES=DIR keeps the filled images in DIR and reuses them (a
-# development aid: filling takes most of the run); DIRRA_BENCH_FS limits the
-# file systems.
+# The filled images are kept in DIRRA_BENCH_IMAGES (by default dirra-images in
+# the guest's output share, i.e. on the host in the build directory's
+# ferrite-bench/, which outlives the boot) and reused by later runs: filling
+# them takes most of a run. Each image's name holds the layout's parameters
+# and IMAGE_VERSION, bumped when the way they are made changes; a run copies
+# its image into the guest's memory first, so that every run reads the same
+# layout from the same medium. DIRRA_BENCH_FS limits the file systems.
 #
 # The ext2 image is filled through the ext4 driver (an ext2 file system with
 # dir_index, so that filling is not quadratic) and mounted as ext2, which reads
@@ -34,7 +38,11 @@ DELAY_MS=${DIRRA_BENCH_DELAY_MS:-2}
 COLD_RUNS=${DIRRA_BENCH_COLD_RUNS:-3}
 WARM_RUNS=${DIRRA_BENCH_WARM_RUNS:-11}
 WARM_PASSES=${DIRRA_BENCH_WARM_PASSES:-20}
-IMAGES=${DIRRA_BENCH_IMAGES:-}
+IMAGE_VERSION=1
+default_images=
+# run-guest.sh's output share, writable and kept on the host.
+[ -w /run/ferrite ] && default_images=/run/ferrite/dirra-images
+IMAGES=${DIRRA_BENCH_IMAGES-$default_images}
 FILESYSTEMS=${DIRRA_BENCH_FS:-ext2 ext4}
 set -euo pipefail
 
@@ -77,8 +85,9 @@ reads() { awk -v d="${1#/dev/}" '$3 == d { print $4 }' /proc/diskstats; }
 # F files.
 make_image() {
 	local fs=$1 img=$2 dev opts
-	if [ -n "$IMAGES" ] && [ -f "$IMAGES/$fs-$D-$N-$F.img" ]; then
-		cp --sparse=always "$IMAGES/$fs-$D-$N-$F.img" "$img"
+	if [ -n "$IMAGES" ] && [ -f "$IMAGES/$fs-$D-$N-$F-v$IMAGE_VERSION.img" ]; then
+		cp --sparse=always "$IMAGES/$fs-$D-$N-$F-v$IMAGE_VERSION.img" "$img"
+		echo "# $fs: image reused from $IMAGES" >&2
 		return
 	fi
 	case $fs in
@@ -98,7 +107,9 @@ make_image() {
 	losetup -d "$dev"
 	if [ -n "$IMAGES" ]; then
 		mkdir -p "$IMAGES"
-		cp --sparse=always "$img" "$IMAGES/$fs-$D-$N-$F.img"
+		# Whole or not at all, should the run be cut short.
+		cp --sparse=always "$img" "$IMAGES/.$fs.tmp"
+		mv "$IMAGES/.$fs.tmp" "$IMAGES/$fs-$D-$N-$F-v$IMAGE_VERSION.img"
 	fi
 }
 
@@ -114,7 +125,7 @@ cold() {
 		r0=$(reads "$dev")
 		out=$("$tool" "$mode" "$mnt/$dir")
 		[ "${out% *}" = $((entries + 2)) ] || { echo "listed ${out% *} entries, not $((entries + 2))" >&2; exit 1; }
-		echo "# $fs $dev $mode $dir enable=$3: ${out#* } ms, $(($(reads "$dev") - r0)) reads" >&2
+		echo "# $fs $dev $mode $dir enable=$3 statahead=$(cat $param/statahead): ${out#* } ms, $(($(reads "$dev") - r0)) reads" >&2
 		echo "${out#* }"
 		umount "$mnt"
 	done | median
@@ -156,11 +167,18 @@ measure() {
 	record "$fs" "$devname" cold-getdents "$off" "$on"
 }
 
+# Cold 'ls -l', dirra off and on; and on without statahead, to see what
+# statahead itself brings on each file system (a row of its own: dirra off,
+# and on with statahead=0).
 measure_lsl() {
-	local dev=$1 fs=$2 devname=$3 off on
+	local dev=$1 fs=$2 devname=$3 off on nosa
 	off=$(cold "$dev" "$fs" 0 lsl f0 "$F")
 	on=$(cold "$dev" "$fs" 1 lsl f0 "$F")
+	echo 0 >$param/statahead
+	nosa=$(cold "$dev" "$fs" 1 lsl f0 "$F")
+	echo 1 >$param/statahead
 	record "$fs" "$devname" cold-ls-l "$off" "$on"
+	record "$fs" "$devname" cold-ls-l-nosa "$off" "$nosa"
 }
 
 echo "# dirra benchmark: $D directories x $N entries, $D x $F files, round-robin; ${DELAY_MS} ms per I/O"
@@ -211,8 +229,9 @@ echo
 target() { echo "target dirra-$1: measured $2, goal $3: $([ "$4" = 1 ] && echo met || echo missed)"; }
 for fs in $FILESYSTEMS; do
 	for t in cold-getdents/dm-delay cold-getdents/null_blk-qd1 warm-getdents/cached cold-ls-l/dm-delay; do
-		read -r off on < <(awk -v f="$fs" -v t="${t%/*}" -v d="${t#*/}" \
-			'$1 == f && $3 == t && $2 == d { print $4, $5 }' "$results") || true
+		# A here-string: the guest has no /dev/fd for process substitution.
+		read -r off on <<<"$(awk -v f="$fs" -v t="${t%/*}" -v d="${t#*/}" \
+			'$1 == f && $3 == t && $2 == d { print $4, $5 }' "$results")" || true
 		case $t in
 		cold-getdents/dm-delay) name=cold-getdents-$fs-dm-delay goal=">= 4x" ;;
 		cold-getdents/null_blk-qd1) name=cold-getdents-$fs-single-io goal="> 1x" ;;

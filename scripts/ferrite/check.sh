@@ -15,7 +15,7 @@ start=$(date +%s)
 
 out=$(KBUILD)/ferrite-check
 status=0
-"$FERRITE_SCRIPTS/run-guest.sh" --timeout 1800 --out "$out" -- \
+"$FERRITE_SCRIPTS/run-guest.sh" --timeout 3600 --out "$out" -- \
 	"$FERRITE_SCRIPTS/guest-tests.sh" "$(KBUILD)" "$(KBUILD)/kselftest" "$(KTREE)" \
 	"$FERRITE_SCRIPTS/tests.conf" "$@" || status=$?
 touch "$out/output" "$out/dmesg"

@@ -46,7 +46,7 @@ while IFS=$'\t' read -r name modules program; do
 		src:*) prog=$ktree/tools/testing/selftests/${words[0]#src:} ;;
 		*) prog=$kselftest/${words[0]} ;;
 		esac
-		timeout -k 5 600 env KBUILD="$kbuild" "${vars[@]}" "$prog" "${words[@]:1}"
+		timeout -k 5 1200 env KBUILD="$kbuild" "${vars[@]}" "$prog" "${words[@]:1}"
 		echo "ferrite-result: $name exit=$?"
 	fi
 	for m in "${loaded[@]}"; do

@@ -48,6 +48,8 @@ append+=" root=/dev/root rootfstype=9p ro"
 append+=" rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=512000"
 append+=" init=$FERRITE_SCRIPTS/guest-init.sh"
 append+=" kasan.fault=report kmemleak=on log_buf_len=16M"
+# Extra kernel options for an experiment (e.g. kmemleak=off); empty in the suite.
+append+="${FERRITE_GUEST_APPEND:+ $FERRITE_GUEST_APPEND}"
 
 qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3G
 	-machine q35 -nographic -no-reboot -nodefaults -serial mon:stdio
