@@ -535,7 +535,9 @@ impl Path {
     /// both with `cred`.
     ///
     /// The copy goes in chunks; a fatal signal stops it between two with `EINTR`, leaving `dst`
-    /// partly written.
+    /// partly written. A complete copy is then synced to `dst`'s device (`vfs_fsync()`), as
+    /// overlayfs syncs its copy-ups: a write error of the device shows here, while `dst` can
+    /// still be discarded, not at some later writeback.
     ///
     /// # Examples
     ///
@@ -604,6 +606,10 @@ impl Path {
                     // The source shrank under us: what is copied is what there is.
                     break;
                 }
+            }
+            if ret.is_ok() {
+                // SAFETY: `out` is open.
+                ret = to_result(unsafe { bindings::vfs_fsync(out, 0) });
             }
             // SAFETY: opened above, not used after.
             unsafe { bindings::fput(out) };
