@@ -28,7 +28,7 @@ pub(crate) const XATTR_OPAQUE: &CStr = c_str!("trusted.overlay.opaque");
 /// The attribute that marks an upper regular file as a metadata-only copy; overlayfs 6.12 writes
 /// it empty unless it records an fs-verity digest.
 pub(crate) const XATTR_METACOPY: &CStr = c_str!("trusted.overlay.metacopy");
-/// The attribute of a renamed metacopy file that names where its lower data is.
+/// The attribute of a metacopy file overlayfs renamed that names where its lower data is.
 const XATTR_REDIRECT: &CStr = c_str!("trusted.overlay.redirect");
 
 /// What a positive union dentry keeps: the real paths it shows, top first: the upper layer's
@@ -215,28 +215,75 @@ pub(crate) fn is_metacopy(path: &Path) -> bool {
     path.file_type() == Some(FileType::Regular) && path.getxattr(XATTR_METACOPY, &mut []).is_ok()
 }
 
-/// Finds the data of the metacopy file `upper` called `name`: the lower regular file of the same
-/// name, as overlayfs finds it when the file was not renamed. With `metacopy=off` the file is
-/// refused (`EPERM`), as overlayfs refuses it.
-fn metacopy_stack(union: &Union, dirs: &Stack, upper: Path, name: &[u8]) -> Result<Stack> {
-    // A renamed metacopy file (overlayfs's redirect) is not followed.
-    if upper.getxattr(XATTR_REDIRECT, &mut []).is_ok() {
-        return Err(EIO);
-    }
-    for (layer, dir) in &dirs.lower {
+/// The lower regular file with the data of a metacopy file: what the first of `dirs` that has
+/// `name` has there, if that is a regular file.
+fn find_data<'a>(
+    dirs: impl Iterator<Item = (usize, &'a Path)>,
+    name: &[u8],
+) -> Result<Option<(usize, Path)>> {
+    for (layer, dir) in dirs {
         match find(dir, name)? {
             Found::Nothing => continue,
             Found::Object(path) if path.file_type() == Some(FileType::Regular) => {
-                if !union.metacopy {
-                    return Err(EPERM);
-                }
-                return Stack::new_metacopy(upper, (*layer, path));
+                return Ok(Some((layer, path)));
             }
             _ => break,
         }
     }
+    Ok(None)
+}
+
+/// The lower regular file at the absolute redirect `path` (`/a/b/c`): in the first lower layer
+/// where the directories lead to something at the last name, if that is a regular file.
+fn find_data_absolute(union: &Union, path: &[u8]) -> Result<Option<(usize, Path)>> {
+    let mut names = path.split(|&b| b == b'/').filter(|n| !n.is_empty());
+    let Some(last) = names.next_back() else {
+        return Ok(None);
+    };
+    'layers: for (i, layer) in union.layers.iter().enumerate() {
+        let mut dir = layer.root.clone();
+        for name in names.clone() {
+            match find(&dir, name)? {
+                Found::Object(sub) if sub.is_dir() => dir = sub,
+                _ => continue 'layers,
+            }
+        }
+        match find(&dir, last)? {
+            Found::Nothing => continue,
+            Found::Object(path) if path.file_type() == Some(FileType::Regular) => {
+                return Ok(Some((i, path)));
+            }
+            _ => break,
+        }
+    }
+    Ok(None)
+}
+
+/// Finds the data of the metacopy file `upper` called `name`: the lower regular file of the same
+/// name, or for a file overlayfs renamed, the one its `trusted.overlay.redirect` names (a name in
+/// the same directory, or a path from the layer roots). With `metacopy=off` the file is refused
+/// (`EPERM`), as overlayfs refuses it.
+fn metacopy_stack(union: &Union, dirs: &Stack, upper: Path, name: &[u8]) -> Result<Stack> {
+    let dirs = dirs.lower.iter().map(|(layer, dir)| (*layer, dir));
+    let data = match upper.getxattr(XATTR_REDIRECT, &mut []) {
+        Ok(len) => {
+            let mut redirect = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+            let len = upper.getxattr(XATTR_REDIRECT, &mut redirect)?;
+            match redirect.get(..len).ok_or(EIO)? {
+                [] => return Err(EIO),
+                path @ [b'/', ..] => find_data_absolute(union, path)?,
+                name if name.contains(&b'/') => return Err(EIO),
+                name => find_data(dirs, name)?,
+            }
+        }
+        Err(_) => find_data(dirs, name)?,
+    };
     // No lower data: overlayfs aborts the lookup too.
-    Err(EIO)
+    let data = data.ok_or(EIO)?;
+    if !union.metacopy {
+        return Err(EPERM);
+    }
+    Stack::new_metacopy(upper, data)
 }
 
 /// Looks `name` up below the real directories of `dirs`, as the mounter.

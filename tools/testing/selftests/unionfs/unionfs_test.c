@@ -2592,4 +2592,49 @@ TEST_F(union_fs, metacopy_enospc)
 	self->t.o_mounted = false;
 }
 
+/*
+ * Metacopy files that overlayfs renamed, with a relative and an absolute
+ * trusted.overlay.redirect, read their lower data through unionfs.
+ */
+TEST_F(union_fs, metacopy_redirect)
+{
+	char lower[PATH_LEN], p[PATH_LEN], q[PATH_LEN], buf[64], *c, *d;
+	struct rw rw;
+	off_t size;
+
+	ASSERT_EQ(0, put_big(self->t.l[1], "a", 1 << 20));
+	ASSERT_EQ(0, put_file(self->t.l[1], "c", "c data", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
+	both_metacopy = true;
+	lower_opts(&self->t, 2, lower);
+	ASSERT_EQ(0, mount_rw(&self->t, &rw, 2));
+	ASSERT_EQ(0, sys_umount(self->t.u));
+	self->t.u_mounted = false;
+	ASSERT_EQ(0, chmod(pathf(p, "%s/a", self->t.o), 0600));
+	ASSERT_EQ(0, rename(p, pathf(q, "%s/b", self->t.o)));
+	ASSERT_EQ(0, rename(pathf(p, "%s/c", self->t.o), pathf(q, "%s/d/c2", self->t.o)));
+	c = describe_union(_metadata, self->t.o);
+	ASSERT_EQ(0, sys_umount(self->t.o));
+	self->t.o_mounted = false;
+	EXPECT_EQ(0, metacopy_len(rw.ou, "b"));
+	EXPECT_EQ(0, metacopy_len(rw.ou, "d/c2"));
+	EXPECT_EQ(1, getxattr(pathf(p, "%s/b", rw.ou), "trusted.overlay.redirect", buf,
+			      sizeof(buf)));
+	EXPECT_EQ(2, getxattr(pathf(p, "%s/d/c2", rw.ou), "trusted.overlay.redirect", buf,
+			      sizeof(buf)));
+
+	ASSERT_EQ(0, mount_one("unionfs", self->t.u, lower, rw.ou, rw.ow));
+	self->t.u_mounted = true;
+	d = describe_union(_metadata, self->t.u);
+	EXPECT_STREQ(c, d);
+	EXPECT_EQ(hash_of(self->t.l[1], "a", &size), hash_of(self->t.u, "b", &size));
+	EXPECT_EQ(1 << 20, size);
+	ASSERT_EQ(0, append(pathf(p, "%s/d/c2", self->t.u), (uintptr_t)"+"));
+	ASSERT_EQ(0, read_file(p, buf, sizeof(buf)));
+	EXPECT_STREQ("c data+", buf);
+	expect_full_copy(_metadata, rw.ou, "d/c2", 7);
+	free(c);
+	free(d);
+}
+
 TEST_HARNESS_MAIN
