@@ -59,6 +59,8 @@ pub(crate) struct Union {
     /// Whether all layers are on one filesystem, whose inode numbers are then unique in the
     /// union.
     pub(crate) samefs: bool,
+    /// `metacopy=on`: metadata changes copy up regular files without their data.
+    pub(crate) metacopy: bool,
     /// One anonymous device number per filesystem of the layers, when they are several.
     devs: KVec<AnonDev>,
 }
@@ -141,6 +143,7 @@ impl Union {
             upper,
             creds: Credential::current(),
             samefs,
+            metacopy: opts.metacopy,
             devs,
         };
         Ok((union, Entry { data: stack, ino }))

@@ -9,11 +9,14 @@
 //! - a non-directory is the object shown, unless a directory was found above it, and ends the
 //!   search;
 //! - directories found in successive layers are merged, down to the first opaque one
-//!   (`trusted.overlay.opaque` = `y`).
+//!   (`trusted.overlay.opaque` = `y`);
+//! - an upper regular file with `trusted.overlay.metacopy` has only its metadata there: its
+//!   data is the lower regular file of the same name ([`copy_up`](crate::copy_up)).
 
-use crate::UnionFs;
+use crate::{layers::Union, UnionFs};
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
-    c_str,
+    bindings, c_str,
     prelude::*,
     vfs::{inode::next_ino, inode::Kstat, set_once::SetOnce, Dentry, Entry, FileType, Path},
 };
@@ -22,20 +25,28 @@ use kernel::{
 const XATTR_WHITEOUT: &CStr = c_str!("trusted.overlay.whiteout");
 /// The attribute that marks a directory opaque (`y`) or as holding attribute whiteouts (`x`).
 pub(crate) const XATTR_OPAQUE: &CStr = c_str!("trusted.overlay.opaque");
+/// The attribute that marks an upper regular file as a metadata-only copy; overlayfs 6.12 writes
+/// it empty unless it records an fs-verity digest.
+pub(crate) const XATTR_METACOPY: &CStr = c_str!("trusted.overlay.metacopy");
+/// The attribute of a metacopy file overlayfs renamed that names where its lower data is.
+const XATTR_REDIRECT: &CStr = c_str!("trusted.overlay.redirect");
 
 /// What a positive union dentry keeps: the real paths it shows, top first: the upper layer's
 /// object, if any, and the lower layers' objects, each with the index of its lower layer. A
 /// non-directory has one real path (the upper one once copied up); a directory has one per
 /// layer merged.
 ///
-/// The upper path is set once, by the lookup or by copy-up, and then stays.
+/// The upper path is set once, by the lookup or by copy-up, and then stays. A metacopy file
+/// reads its data from its first lower path until its data is copied up.
 ///
 /// # Invariants
 ///
-/// The upper path is set or `lower` is not empty.
+/// The upper path is set or `lower` is not empty; `metacopy` is only set when `lower` is not
+/// empty.
 pub(crate) struct Stack {
     upper: SetOnce<Path>,
     lower: KVec<(usize, Path)>,
+    metacopy: AtomicBool,
 }
 
 impl Stack {
@@ -44,11 +55,56 @@ impl Stack {
         if upper.is_none() && lower.is_empty() {
             return Err(EINVAL);
         }
-        // INVARIANT: checked above.
+        // INVARIANT: checked above; `metacopy` is not set.
         Ok(Self {
             upper: upper.map_or_else(SetOnce::new, SetOnce::with),
             lower,
+            metacopy: AtomicBool::new(false),
         })
+    }
+
+    /// Makes the stack of a metacopy file: its upper object and the lower one with its data.
+    fn new_metacopy(upper: Path, data: (usize, Path)) -> Result<Self> {
+        let mut lower = KVec::with_capacity(1, GFP_KERNEL)?;
+        lower.push(data, GFP_KERNEL)?;
+        // INVARIANT: `lower` is not empty.
+        Ok(Self {
+            upper: SetOnce::with(upper),
+            lower,
+            metacopy: AtomicBool::new(true),
+        })
+    }
+
+    /// Returns whether the upper object is a metacopy whose data is still the lower object's.
+    pub(crate) fn is_metacopy(&self) -> bool {
+        self.metacopy.load(Ordering::Acquire)
+    }
+
+    /// The real path that holds the data: the lower one of a metacopy file, else the top.
+    pub(crate) fn data_path(&self) -> &Path {
+        match self.lower.first() {
+            Some((_, lower)) if self.is_metacopy() => lower,
+            _ => self.top(),
+        }
+    }
+
+    /// Records the metadata-only copy made by copy-up; returns it back if an upper object is
+    /// recorded already.
+    pub(crate) fn set_metacopy_upper(&self, upper: Path) -> core::result::Result<(), Path> {
+        if self.lower.is_empty() {
+            return Err(upper);
+        }
+        // Readers that see the upper object must see it is a metacopy. INVARIANT: `lower` is
+        // not empty.
+        self.metacopy.store(true, Ordering::Release);
+        self.upper.set(upper).inspect_err(|_| {
+            self.metacopy.store(false, Ordering::Release);
+        })
+    }
+
+    /// Records that the upper object now holds the data too.
+    pub(crate) fn clear_metacopy(&self) {
+        self.metacopy.store(false, Ordering::Release);
     }
 
     /// The topmost real path, whose object the union shows.
@@ -103,8 +159,11 @@ impl Stack {
     /// Returns whether the two stacks show the same objects: the same topmost real path and,
     /// for directories, the same lower directories merged.
     fn same(&self, other: &Stack) -> bool {
-        if !self.top().same(other.top()) {
+        if !self.top().same(other.top()) || self.is_metacopy() != other.is_metacopy() {
             return false;
+        }
+        if self.is_metacopy() {
+            return self.data_path().same(other.data_path());
         }
         !self.top().is_dir()
             || (self.lower.len() == other.lower.len()
@@ -151,14 +210,93 @@ fn find(dir: &Path, name: &[u8]) -> Result<Found> {
     }
 }
 
+/// Returns whether a real object is a metacopy regular file.
+pub(crate) fn is_metacopy(path: &Path) -> bool {
+    path.file_type() == Some(FileType::Regular) && path.getxattr(XATTR_METACOPY, &mut []).is_ok()
+}
+
+/// The lower regular file with the data of a metacopy file: what the first of `dirs` that has
+/// `name` has there, if that is a regular file.
+fn find_data<'a>(
+    dirs: impl Iterator<Item = (usize, &'a Path)>,
+    name: &[u8],
+) -> Result<Option<(usize, Path)>> {
+    for (layer, dir) in dirs {
+        match find(dir, name)? {
+            Found::Nothing => continue,
+            Found::Object(path) if path.file_type() == Some(FileType::Regular) => {
+                return Ok(Some((layer, path)));
+            }
+            _ => break,
+        }
+    }
+    Ok(None)
+}
+
+/// The lower regular file at the absolute redirect `path` (`/a/b/c`): in the first lower layer
+/// where the directories lead to something at the last name, if that is a regular file.
+fn find_data_absolute(union: &Union, path: &[u8]) -> Result<Option<(usize, Path)>> {
+    let mut names = path.split(|&b| b == b'/').filter(|n| !n.is_empty());
+    let Some(last) = names.next_back() else {
+        return Ok(None);
+    };
+    'layers: for (i, layer) in union.layers.iter().enumerate() {
+        let mut dir = layer.root.clone();
+        for name in names.clone() {
+            match find(&dir, name)? {
+                Found::Object(sub) if sub.is_dir() => dir = sub,
+                _ => continue 'layers,
+            }
+        }
+        match find(&dir, last)? {
+            Found::Nothing => continue,
+            Found::Object(path) if path.file_type() == Some(FileType::Regular) => {
+                return Ok(Some((i, path)));
+            }
+            _ => break,
+        }
+    }
+    Ok(None)
+}
+
+/// Finds the data of the metacopy file `upper` called `name`: the lower regular file of the same
+/// name, or for a file overlayfs renamed, the one its `trusted.overlay.redirect` names (a name in
+/// the same directory, or a path from the layer roots). With `metacopy=off` the file is refused
+/// (`EPERM`), as overlayfs refuses it.
+fn metacopy_stack(union: &Union, dirs: &Stack, upper: Path, name: &[u8]) -> Result<Stack> {
+    let dirs = dirs.lower.iter().map(|(layer, dir)| (*layer, dir));
+    let data = match upper.getxattr(XATTR_REDIRECT, &mut []) {
+        Ok(len) => {
+            let mut redirect = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+            let len = upper.getxattr(XATTR_REDIRECT, &mut redirect)?;
+            match redirect.get(..len).ok_or(EIO)? {
+                [] => return Err(EIO),
+                path @ [b'/', ..] => find_data_absolute(union, path)?,
+                name if name.contains(&b'/') => return Err(EIO),
+                name => find_data(dirs, name)?,
+            }
+        }
+        Err(_) => find_data(dirs, name)?,
+    };
+    // No lower data: overlayfs aborts the lookup too.
+    let data = data.ok_or(EIO)?;
+    if !union.metacopy {
+        return Err(EPERM);
+    }
+    Stack::new_metacopy(upper, data)
+}
+
 /// Looks `name` up below the real directories of `dirs`, as the mounter.
-pub(crate) fn lookup_stack(dirs: &Stack, name: &[u8]) -> Result<Option<Stack>> {
+pub(crate) fn lookup_stack(union: &Union, dirs: &Stack, name: &[u8]) -> Result<Option<Stack>> {
     let mut upper = None;
     let mut found = KVec::new();
     if let Some(dir) = dirs.upper() {
         match find(dir, name)? {
             Found::Nothing => {}
             Found::Whiteout => return Ok(None),
+            Found::Object(path) if is_metacopy(&path) => {
+                return metacopy_stack(union, dirs, path, name).map(Some);
+            }
             Found::Object(path) => {
                 let stop = !path.is_dir() || opaque_value(&path) == Some(b'y');
                 upper = Some(path);
@@ -201,11 +339,15 @@ pub(crate) fn lookup(parent: &Dentry<UnionFs>, name: &[u8]) -> Result<Option<Ent
         return Ok(None);
     };
     let union = parent.super_data();
-    let Some(stack) = union.creds.with_override(|| lookup_stack(dirs, name))? else {
+    let Some(stack) = union
+        .creds
+        .with_override(|| lookup_stack(union, dirs, name))?
+    else {
         return Ok(None);
     };
     let ino = if union.samefs {
-        stack.top().ino()
+        // A metacopy file keeps its lower object's number, as in overlayfs.
+        stack.data_path().ino()
     } else {
         next_ino()
     };
@@ -224,7 +366,9 @@ pub(crate) fn revalidate(dentry: &Dentry<UnionFs>) -> Result<bool> {
     };
     let name = dentry.name()?;
     let union = dentry.super_data();
-    let now = union.creds.with_override(|| lookup_stack(dirs, &name))?;
+    let now = union
+        .creds
+        .with_override(|| lookup_stack(union, dirs, &name))?;
     Ok(match (dentry.data(), now) {
         (None, None) => true,
         (Some(cached), Some(now)) => cached.same(&now),
@@ -236,6 +380,11 @@ pub(crate) fn revalidate(dentry: &Dentry<UnionFs>) -> Result<bool> {
 /// union's device for everything when all layers are on one filesystem; otherwise the union's
 /// device and inode number for directories, and a device number per layer filesystem for the
 /// rest.
+///
+/// A file copied up keeps the inode number of its lower object while the union knows it (for a
+/// metacopy file, as long as it stays one) when all layers are on one filesystem and neither
+/// object has other links, as overlayfs keeps its copy-up origin's; a metacopy file shows the
+/// blocks of its lower data.
 pub(crate) fn getattr(
     dentry: &Dentry<UnionFs>,
     stat: &mut Kstat,
@@ -248,6 +397,19 @@ pub(crate) fn getattr(
         .creds
         .with_override(|| stack.top().getattr(stat, request_mask, flags))?;
     let is_dir = stack.top().is_dir();
+    if let (false, Some(_), Some(lower)) = (is_dir, stack.upper(), stack.lower()) {
+        let mut origin = Kstat::new();
+        let mask = bindings::STATX_INO | bindings::STATX_BLOCKS | bindings::STATX_NLINK;
+        union
+            .creds
+            .with_override(|| lower.getattr(&mut origin, mask, flags))?;
+        if stack.is_metacopy() {
+            stat.set_blocks(origin.blocks());
+        }
+        if union.samefs && stat.nlink() == 1 && origin.nlink() == 1 {
+            stat.set_ino(origin.ino());
+        }
+    }
     if union.samefs {
         stat.set_dev(dentry.super_dev());
     } else if is_dir {

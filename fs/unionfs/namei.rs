@@ -19,7 +19,7 @@
 //! New objects get the caller's filesystem user and group, as if the caller made them.
 
 use crate::{
-    copy_up::{copy_up, temp_name},
+    copy_up::{copy_up, copy_up_data, temp_name},
     layers::{clean_dir, Union, Upper},
     lookup::{is_whiteout, Stack, XATTR_OPAQUE},
     readdir, UnionFs,
@@ -123,14 +123,15 @@ pub(crate) fn make(
     entry(union, new)
 }
 
-/// `link()`: the new name is another link to the upper copy of `old`.
+/// `link()`: the new name is another link to the upper copy of `old`, with its data (a metacopy
+/// file's data is found by its name).
 pub(crate) fn link(
     old: &Dentry<UnionFs>,
     parent: &Dentry<UnionFs>,
     new: &Dentry<UnionFs>,
 ) -> Result<Entry<UnionFs>> {
     let union = parent.super_data();
-    let target = copy_up(old)?;
+    let target = copy_up_data(old)?;
     let dir = copy_up(parent)?;
     let name = new.name()?;
     let path = union.creds.with_override(|| {
@@ -240,7 +241,8 @@ pub(crate) fn rename(
             }
         }
     }
-    let from = copy_up(old)?;
+    // A metacopy file's data is found by its name: it moves with its data.
+    let from = copy_up_data(old)?;
     let old_dir = copy_up(old_parent)?;
     let new_dir = copy_up(new_parent)?;
     let (old_name, new_name) = (old.name()?, new.name()?);

@@ -21,18 +21,19 @@ pub(crate) const MAX_LOWER: usize = 500;
 const OPT_LOWERDIR: u8 = 0;
 const OPT_UPPERDIR: u8 = 1;
 const OPT_WORKDIR: u8 = 2;
+const OPT_METACOPY: u8 = 3;
 
-const TABLE: Table<3> = Table::new([
+const TABLE: Table<4> = Table::new([
     Spec::string(c_str!("lowerdir"), OPT_LOWERDIR),
     Spec::string(c_str!("upperdir"), OPT_UPPERDIR),
     Spec::string(c_str!("workdir"), OPT_WORKDIR),
+    Spec::string(c_str!("metacopy"), OPT_METACOPY),
 ]);
 
 /// The mount parameters unionfs takes.
 pub(crate) const PARAMS: Params = TABLE.params();
 
 /// The options of a mount being set up.
-#[derive(Default)]
 pub(crate) struct Options {
     /// The lower layers, top first.
     pub(crate) lower: KVec<Path>,
@@ -40,6 +41,20 @@ pub(crate) struct Options {
     pub(crate) upper: Option<Path>,
     /// The work directory.
     pub(crate) work: Option<Path>,
+    /// `metacopy=on|off`: whether metadata changes copy up a regular file without its data.
+    /// unionfs's default is on, overlayfs's off.
+    pub(crate) metacopy: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            lower: KVec::new(),
+            upper: None,
+            work: None,
+            metacopy: true,
+        }
+    }
 }
 
 impl Options {
@@ -56,6 +71,14 @@ impl Options {
             }
             OPT_WORKDIR => {
                 self.work = Some(resolve_writable_dir(fc, value)?);
+                Ok(())
+            }
+            OPT_METACOPY => {
+                self.metacopy = match value.as_bytes() {
+                    b"on" => true,
+                    b"off" => false,
+                    _ => return Err(fc.invalf(format_args!("metacopy: 'on' or 'off'"))),
+                };
                 Ok(())
             }
             _ => Err(EINVAL),

@@ -84,6 +84,11 @@ impl Kstat {
         self.0.ino = ino;
     }
 
+    /// `st_nlink`: the number of links.
+    pub fn nlink(&self) -> u32 {
+        self.0.nlink
+    }
+
     /// Sets `st_nlink`, the number of links.
     pub fn set_nlink(&mut self, nlink: u32) {
         self.0.nlink = nlink;
@@ -102,6 +107,11 @@ impl Kstat {
     /// `st_blocks`: the 512-byte blocks allocated.
     pub fn blocks(&self) -> u64 {
         self.0.blocks
+    }
+
+    /// Sets `st_blocks`.
+    pub fn set_blocks(&mut self, blocks: u64) {
+        self.0.blocks = blocks;
     }
 
     pub(crate) fn raw(&self) -> &bindings::kstat {

@@ -188,7 +188,9 @@ static int mount_union(int which, const char *mnt, const char *lower, const char
 {
 	char opts[4 * PATH_LEN];
 
-	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+	/* These tests are about copying data: chmod must copy it on both. */
+	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s,metacopy=off", lower,
+		 upper, work);
 	return sys_mount(fs_type[which], mnt, fs_type[which], 0, opts);
 }
 

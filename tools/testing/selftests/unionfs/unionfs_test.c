@@ -1412,6 +1412,22 @@ struct rw {
 	char ou[PATH_LEN], ow[PATH_LEN];	/* overlayfs's */
 };
 
+/*
+ * Whether mount_rw_in() mounts both unions with metacopy=on (unionfs's
+ * default), rather than both with metacopy=off (overlayfs's default).
+ * overlayfs's metacopy=on turns redirect_dir on, so the tests of its default
+ * rules (EXDEV on directory renames) compare both with metacopy=off.
+ */
+static bool both_metacopy;
+
+/* The metacopy option for a union of type, as both_metacopy wants it. */
+static const char *metacopy_opt(const char *type)
+{
+	if (!strcmp(type, "unionfs"))
+		return both_metacopy ? "" : ",metacopy=off";
+	return both_metacopy ? ",metacopy=on" : "";
+}
+
 /* Mounts both unions with upper and work directories made in dir. */
 static int mount_rw_in(struct unions *self, struct rw *rw, int layers, const char *dir)
 {
@@ -1426,12 +1442,14 @@ static int mount_rw_in(struct unions *self, struct rw *rw, int layers, const cha
 	    mkdir(rw->ow, 0755))
 		return -errno;
 	lower_opts(self, layers, lower);
-	snprintf(opts, sizeof(opts), "%s,upperdir=%s,workdir=%s", lower, rw->uu, rw->uw);
+	snprintf(opts, sizeof(opts), "%s,upperdir=%s,workdir=%s%s", lower, rw->uu, rw->uw,
+		 metacopy_opt("unionfs"));
 	err = sys_mount("unionfs", self->u, "unionfs", 0, opts);
 	if (err)
 		return err;
 	self->u_mounted = true;
-	snprintf(opts, sizeof(opts), "%s,upperdir=%s,workdir=%s", lower, rw->ou, rw->ow);
+	snprintf(opts, sizeof(opts), "%s,upperdir=%s,workdir=%s%s", lower, rw->ou, rw->ow,
+		 metacopy_opt("overlay"));
 	err = sys_mount("overlay", self->o, "overlay", 0, opts);
 	if (err)
 		return err;
@@ -2021,7 +2039,8 @@ static int mount_one(const char *type, const char *mnt, const char *lower, const
 {
 	char opts[4 * PATH_LEN];
 
-	snprintf(opts, sizeof(opts), "%s,upperdir=%s,workdir=%s", lower, upper, work);
+	snprintf(opts, sizeof(opts), "%s,upperdir=%s,workdir=%s%s", lower, upper, work,
+		 metacopy_opt(type));
 	return sys_mount(type, mnt, type, 0, opts);
 }
 
@@ -2174,6 +2193,448 @@ TEST_F(union_fs, upper_changed_after_copy_up)
 	ASSERT_EQ(0, unlink(pathf(p, "%s/d/after", rw.uu)));
 	EXPECT_EQ(-1, stat(pathf(p, "%s/d/after", self->t.u), &st));
 	EXPECT_EQ(ENOENT, errno);
+}
+
+/*
+ * Metadata-only copy-up (metacopy=on, unionfs's default): the tests run
+ * overlayfs with metacopy=on on the same layers and compare.
+ */
+
+#define BIG_SIZE (8 << 20)
+
+/* Writes a file of size bytes of a pattern that no hole reads as. */
+static int put_big(const char *dir, const char *name, size_t size)
+{
+	char p[PATH_LEN], buf[4096];
+	size_t done, i;
+	int fd = open(pathf(p, "%s/%s", dir, name), O_CREAT | O_TRUNC | O_WRONLY, 0644);
+
+	if (fd < 0)
+		return -errno;
+	for (done = 0; done < size; done += sizeof(buf)) {
+		for (i = 0; i < sizeof(buf); i++)
+			buf[i] = 'a' + (done / sizeof(buf) + i) % 26;
+		if (write(fd, buf, sizeof(buf)) != sizeof(buf)) {
+			close(fd);
+			return -EIO;
+		}
+	}
+	return close(fd) ? -errno : 0;
+}
+
+/* The size of trusted.overlay.metacopy of path, or -errno. */
+static ssize_t metacopy_len(const char *dir, const char *rel)
+{
+	char p[PATH_LEN], buf[64];
+	ssize_t n = lgetxattr(pathf(p, "%s/%s", dir, rel), "trusted.overlay.metacopy", buf,
+			      sizeof(buf));
+
+	return n < 0 ? -errno : n;
+}
+
+/* The content hash of dir/rel, with its size in *size. */
+static uint64_t hash_of(const char *dir, const char *rel, off_t *size)
+{
+	char p[PATH_LEN];
+
+	return content_hash(pathf(p, "%s/%s", dir, rel), size);
+}
+
+/* The upper file dir/rel is a metacopy: no blocks, the size of len, the attribute. */
+static void expect_metacopy(struct __test_metadata *_metadata, const char *dir,
+			    const char *rel, off_t len)
+{
+	char p[PATH_LEN];
+	struct stat st;
+
+	ASSERT_EQ(0, lstat(pathf(p, "%s/%s", dir, rel), &st)) TH_LOG("%s", p);
+	EXPECT_EQ(0, st.st_blocks) TH_LOG("%s", p);
+	EXPECT_EQ(len, st.st_size) TH_LOG("%s", p);
+	EXPECT_EQ(0, metacopy_len(dir, rel)) TH_LOG("%s", p);
+}
+
+/* The upper file dir/rel holds its data: blocks for len bytes, no attribute. */
+static void expect_full_copy(struct __test_metadata *_metadata, const char *dir,
+			     const char *rel, off_t len)
+{
+	char p[PATH_LEN];
+	struct stat st;
+
+	ASSERT_EQ(0, lstat(pathf(p, "%s/%s", dir, rel), &st)) TH_LOG("%s", p);
+	EXPECT_LE(len / 512, st.st_blocks) TH_LOG("%s", p);
+	EXPECT_EQ(-ENODATA, metacopy_len(dir, rel)) TH_LOG("%s", p);
+}
+
+/*
+ * chmod, chown, utimes and setxattr of lower files write no data to the
+ * upper layer; the union shows the new metadata and the lower data. The
+ * first open for writing, write or truncate copies the data.
+ */
+TEST_F(union_fs, metacopy_setattr)
+{
+	char p[PATH_LEN], q[PATH_LEN], buf[64];
+	struct stat st, lst;
+	uint64_t h, lh;
+	off_t size;
+	struct rw rw;
+
+	ASSERT_EQ(0, put_big(self->t.l[1], "big", BIG_SIZE));
+	ASSERT_EQ(0, put_big(self->t.l[1], "wr", 1 << 20));
+	ASSERT_EQ(0, put_file(self->t.l[1], "small", "small data", 0644));
+	ASSERT_EQ(0, put_xattr(self->t.l[1], "small", "user.old", "old"));
+	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
+	ASSERT_EQ(0, put_dir(self->t.l[1], "d"));
+	ASSERT_EQ(0, put_file(self->t.l[1], "d/f", "in d", 0644));
+	both_metacopy = true;
+	ASSERT_EQ(0, mount_rw(&self->t, &rw, 2));
+
+	BOTH(do_chmod, "big", 0600);
+	BOTH(do_lchown, "big", 1234);
+	BOTH(do_utimes, "big", 1200000000);
+	BOTH(do_setxattr, "small", "user.new");
+	BOTH(do_chmod, "wr", 0640);
+	BOTH(do_utimes, "wr", 1300000000);
+	BOTH(do_chmod, "d/f", 0444);
+	expect_metacopy(_metadata, rw.uu, "big", BIG_SIZE);
+	expect_metacopy(_metadata, rw.ou, "big", BIG_SIZE);
+	expect_metacopy(_metadata, rw.uu, "small", 10);
+	expect_metacopy(_metadata, rw.uu, "d/f", 4);
+	expect_xattr(_metadata, pathf(p, "%s/small", rw.uu), "user.old", "old");
+	expect_xattr(_metadata, pathf(p, "%s/small", rw.uu), "user.new", "v1");
+
+	/* The union: the new metadata, the lower data and its blocks. */
+	ASSERT_EQ(0, stat(pathf(p, "%s/big", self->t.u), &st));
+	ASSERT_EQ(0, stat(pathf(q, "%s/big", self->t.l[1]), &lst));
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	EXPECT_EQ(1234, st.st_uid);
+	EXPECT_EQ(1235, st.st_gid);
+	EXPECT_EQ(1200000001, st.st_mtim.tv_sec);
+	EXPECT_EQ(BIG_SIZE, st.st_size);
+	EXPECT_EQ(lst.st_blocks, st.st_blocks);
+	lh = hash_of(self->t.l[1], "big", &size);
+	h = hash_of(self->t.u, "big", &size);
+	EXPECT_EQ(lh, h);
+	EXPECT_EQ(BIG_SIZE, size);
+	expect_xattr(_metadata, pathf(p, "%s/small", self->t.u), "user.new", "v1");
+	ASSERT_EQ(0, read_file(pathf(p, "%s/d/f", self->t.u), buf, sizeof(buf)));
+	EXPECT_STREQ("in d", buf);
+	free(same_tree(_metadata, &self->t));
+	free(same_upper(_metadata, &rw));
+
+	/* A metacopy survives a remount: it is found again with its lower data. */
+	ASSERT_EQ(0, sys_umount(self->t.u));
+	self->t.u_mounted = false;
+	lower_opts(&self->t, 2, q);
+	ASSERT_EQ(0, mount_one("unionfs", self->t.u, q, rw.uu, rw.uw));
+	self->t.u_mounted = true;
+	EXPECT_EQ(lh, hash_of(self->t.u, "big", &size));
+	free(same_tree(_metadata, &self->t));
+
+	/* Writes copy the data up first; the metadata stays. */
+	BOTH(append, "big", "!");
+	BOTH(do_truncate, "small", 3);
+	BOTH(open_close, "wr", O_WRONLY);
+	BOTH(append, "d/f", "+");
+	expect_full_copy(_metadata, rw.uu, "big", BIG_SIZE);
+	expect_full_copy(_metadata, rw.ou, "big", BIG_SIZE);
+	expect_full_copy(_metadata, rw.uu, "wr", 1 << 20);
+	EXPECT_EQ(-ENODATA, metacopy_len(rw.uu, "small"));
+	ASSERT_EQ(0, stat(pathf(p, "%s/big", self->t.u), &st));
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	EXPECT_EQ(1234, st.st_uid);
+	EXPECT_EQ(BIG_SIZE + 1, st.st_size);
+	ASSERT_EQ(0, stat(pathf(p, "%s/wr", self->t.u), &st));
+	EXPECT_EQ(1300000001, st.st_mtim.tv_sec);
+	EXPECT_EQ(hash_of(self->t.l[1], "wr", &size), hash_of(self->t.u, "wr", &size));
+	ASSERT_EQ(0, read_file(pathf(p, "%s/small", self->t.u), buf, sizeof(buf)));
+	EXPECT_STREQ("sma", buf);
+	ASSERT_EQ(0, read_file(pathf(p, "%s/d/f", self->t.u), buf, sizeof(buf)));
+	EXPECT_STREQ("in d+", buf);
+	ASSERT_EQ(0, read_file(pathf(p, "%s/small", self->t.l[1]), buf, sizeof(buf)));
+	EXPECT_STREQ("small data", buf);
+	EXPECT_EQ(lh, hash_of(self->t.l[1], "big", &size));
+	free(same_tree(_metadata, &self->t));
+	free(same_upper(_metadata, &rw));
+	EXPECT_EQ(0, rmdir(pathf(p, "%s/work", rw.uw)));
+}
+
+/* metacopy=off copies the data on chmod, as overlayfs does by default. */
+TEST_F(union_fs, metacopy_off)
+{
+	char p[PATH_LEN], opts[4 * PATH_LEN];
+	struct rw rw;
+	off_t size;
+
+	ASSERT_EQ(0, put_big(self->t.l[0], "big", 1 << 20));
+	ASSERT_EQ(0, put_big(self->t.l[0], "meta", 1 << 20));
+	ASSERT_EQ(0, mount_rw(&self->t, &rw, 1));
+	BOTH(do_chmod, "big", 0600);
+	expect_full_copy(_metadata, rw.uu, "big", 1 << 20);
+	expect_full_copy(_metadata, rw.ou, "big", 1 << 20);
+	EXPECT_EQ(hash_of(self->t.l[0], "big", &size), hash_of(rw.uu, "big", &size));
+	free(same_tree(_metadata, &self->t));
+	free(same_upper(_metadata, &rw));
+	ASSERT_EQ(0, sys_umount(self->t.u));
+	ASSERT_EQ(0, sys_umount(self->t.o));
+	self->t.u_mounted = false;
+	self->t.o_mounted = false;
+
+	/* Bad values fail alike. */
+	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s,metacopy=yes",
+		 self->t.l[0], rw.uu, rw.uw);
+	EXPECT_EQ(-EINVAL, sys_mount("unionfs", self->t.u, "unionfs", 0, opts));
+	EXPECT_EQ(-EINVAL, sys_mount("overlay", self->t.o, "overlay", 0, opts));
+
+	/* A metacopy file made with metacopy=on is refused with metacopy=off, as overlayfs does. */
+	both_metacopy = true;
+	ASSERT_EQ(0, mount_one("unionfs", self->t.u, pathf(p, "lowerdir=%s", self->t.l[0]),
+			       rw.uu, rw.uw));
+	ASSERT_EQ(0, chmod(pathf(opts, "%s/meta", self->t.u), 0600));
+	ASSERT_EQ(0, sys_umount(self->t.u));
+	expect_metacopy(_metadata, rw.uu, "meta", 1 << 20);
+	both_metacopy = false;
+	ASSERT_EQ(0, mount_one("unionfs", self->t.u, p, rw.uu, rw.uw));
+	self->t.u_mounted = true;
+	ASSERT_EQ(0, mount_one("overlay", self->t.o, p, rw.uu, rw.ow));
+	self->t.o_mounted = true;
+	EXPECT_EQ(-1, access(pathf(opts, "%s/meta", self->t.u), F_OK));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, access(pathf(opts, "%s/meta", self->t.o), F_OK));
+	EXPECT_EQ(EPERM, errno);
+}
+
+/* Metadata changes through the union mounted at m. */
+static void meta_sequence(struct __test_metadata *_metadata, const char *m)
+{
+	char p[PATH_LEN];
+
+	ASSERT_EQ(0, chmod(pathf(p, "%s/big", m), 0604));
+	ASSERT_EQ(0, lchown(pathf(p, "%s/d/sub/f", m), 5, 6));
+	ASSERT_EQ(0, do_utimes(pathf(p, "%s/top", m), 1250000000));
+	ASSERT_EQ(0, setxattr(pathf(p, "%s/d/sub/g", m), "user.meta", "m", 1, 0));
+	ASSERT_EQ(0, removexattr(pathf(p, "%s/d/sub/f", m), "user.x"));
+}
+
+/*
+ * Metacopy files written by unionfs read the same through overlayfs with
+ * metacopy=on, and the reverse.
+ */
+TEST_F(union_fs, metacopy_interchange)
+{
+	char lower[PATH_LEN], p[PATH_LEN], *a, *b, *c, *d;
+	static const char * const meta[] = { "big", "d/sub/f", "d/sub/g", "top" };
+	struct rw rw;
+	off_t size;
+	int i;
+
+	put_rich_tree(_metadata, self->t.l[1]);
+	ASSERT_EQ(0, put_big(self->t.l[1], "big", BIG_SIZE));
+	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
+	both_metacopy = true;
+	lower_opts(&self->t, 2, lower);
+	ASSERT_EQ(0, mount_rw(&self->t, &rw, 2));
+	ASSERT_EQ(0, sys_umount(self->t.u));
+	ASSERT_EQ(0, sys_umount(self->t.o));
+	self->t.u_mounted = false;
+	self->t.o_mounted = false;
+
+	/* Written by unionfs, read by overlayfs. */
+	ASSERT_EQ(0, mount_one("unionfs", self->t.u, lower, rw.uu, rw.uw));
+	meta_sequence(_metadata, self->t.u);
+	a = describe_union(_metadata, self->t.u);
+	ASSERT_EQ(0, sys_umount(self->t.u));
+	for (i = 0; i < 4; i++)
+		EXPECT_EQ(0, metacopy_len(rw.uu, meta[i])) TH_LOG("%s", meta[i]);
+	expect_metacopy(_metadata, rw.uu, "big", BIG_SIZE);
+	ASSERT_EQ(0, mount_one("overlay", self->t.o, lower, rw.uu, rw.uw));
+	b = describe_union(_metadata, self->t.o);
+	EXPECT_STREQ(a, b);
+	/* overlayfs copies the data of unionfs's metacopy file. */
+	ASSERT_EQ(0, append(pathf(p, "%s/big", self->t.o), (uintptr_t)"o"));
+	ASSERT_EQ(0, sys_umount(self->t.o));
+	expect_full_copy(_metadata, rw.uu, "big", BIG_SIZE);
+
+	/* Written by overlayfs, read by unionfs. */
+	ASSERT_EQ(0, mount_one("overlay", self->t.o, lower, rw.ou, rw.ow));
+	meta_sequence(_metadata, self->t.o);
+	c = describe_union(_metadata, self->t.o);
+	ASSERT_EQ(0, sys_umount(self->t.o));
+	for (i = 0; i < 4; i++)
+		EXPECT_EQ(0, metacopy_len(rw.ou, meta[i])) TH_LOG("%s", meta[i]);
+	ASSERT_EQ(0, mount_one("unionfs", self->t.u, lower, rw.ou, rw.ow));
+	d = describe_union(_metadata, self->t.u);
+	EXPECT_STREQ(c, d);
+	/* unionfs copies the data of overlayfs's metacopy file. */
+	ASSERT_EQ(0, append(pathf(p, "%s/big", self->t.u), (uintptr_t)"o"));
+	ASSERT_EQ(0, sys_umount(self->t.u));
+	expect_full_copy(_metadata, rw.ou, "big", BIG_SIZE);
+	EXPECT_EQ(hash_of(rw.uu, "big", &size), hash_of(rw.ou, "big", &size));
+	EXPECT_EQ(BIG_SIZE + 1, size);
+
+	EXPECT_STREQ(a, c);
+	EXPECT_NE(NULL, strstr(a, "/big mode=100604")) TH_LOG("%s", a);
+	EXPECT_NE(NULL, strstr(a, "/d/sub/f mode=100640 uid=5 gid=6")) TH_LOG("%s", a);
+	EXPECT_NE(NULL, strstr(a, "user.meta=m")) TH_LOG("%s", a);
+	free(a);
+	free(b);
+	free(c);
+	free(d);
+}
+
+/*
+ * st_ino stays the lower file's through metadata and data copy-up when all
+ * layers share a filesystem, as in overlayfs.
+ */
+TEST_F(union_fs, metacopy_st_ino)
+{
+	char p[PATH_LEN], lower[PATH_LEN];
+	struct stat lst, su, so;
+	struct rw rw;
+	const char *u = self->t.u, *o = self->t.o;
+
+	ASSERT_EQ(0, put_file(self->t.l[0], "f", "data", 0644));
+	ASSERT_EQ(0, put_file(self->t.l[0], "g", "data", 0644));
+	ASSERT_EQ(0, stat(pathf(p, "%s/f", self->t.l[0]), &lst));
+	both_metacopy = true;
+	ASSERT_EQ(0, mount_rw(&self->t, &rw, 1));
+	ASSERT_EQ(0, stat(pathf(p, "%s/f", u), &su));
+	ASSERT_EQ(0, stat(pathf(p, "%s/f", o), &so));
+	EXPECT_EQ(lst.st_ino, su.st_ino);
+	EXPECT_EQ(lst.st_ino, so.st_ino);
+	BOTH(do_chmod, "f", 0600);
+	ASSERT_EQ(0, stat(pathf(p, "%s/f", u), &su));
+	ASSERT_EQ(0, stat(pathf(p, "%s/f", o), &so));
+	EXPECT_EQ(lst.st_ino, su.st_ino);
+	EXPECT_EQ(lst.st_ino, so.st_ino);
+	BOTH(append, "f", "+");
+	ASSERT_EQ(0, stat(pathf(p, "%s/f", u), &su));
+	ASSERT_EQ(0, stat(pathf(p, "%s/f", o), &so));
+	EXPECT_EQ(lst.st_ino, su.st_ino);
+	EXPECT_EQ(lst.st_ino, so.st_ino);
+	EXPECT_EQ(5, su.st_size);
+
+	/* A metacopy file keeps it across a remount. */
+	BOTH(do_chmod, "g", 0600);
+	ASSERT_EQ(0, sys_umount(u));
+	self->t.u_mounted = false;
+	ASSERT_EQ(0, mount_one("unionfs", u, lower_opts(&self->t, 1, lower), rw.uu, rw.uw));
+	self->t.u_mounted = true;
+	ASSERT_EQ(0, stat(pathf(p, "%s/g", u), &su));
+	ASSERT_EQ(0, stat(pathf(p, "%s/g", self->t.l[0]), &lst));
+	EXPECT_EQ(lst.st_ino, su.st_ino);
+	EXPECT_EQ(S_IFREG | 0600, su.st_mode);
+}
+
+/* A rename or hard link of a metacopy file copies its data first. */
+TEST_F(union_fs, metacopy_rename_link)
+{
+	char p[PATH_LEN], buf[64];
+	struct rw rw;
+	off_t size;
+
+	ASSERT_EQ(0, put_big(self->t.l[0], "a", 1 << 20));
+	ASSERT_EQ(0, put_file(self->t.l[0], "c", "c data", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[0], "dir"));
+	both_metacopy = true;
+	ASSERT_EQ(0, mount_rw(&self->t, &rw, 1));
+	BOTH(do_chmod, "a", 0600);
+	BOTH(do_chmod, "c", 0600);
+	expect_metacopy(_metadata, rw.uu, "a", 1 << 20);
+	both2(_metadata, &self->t, "rename", "a", "dir/b", 0);
+	both2(_metadata, &self->t, "link", "c", "d", 0);
+	expect_full_copy(_metadata, rw.uu, "dir/b", 1 << 20);
+	expect_full_copy(_metadata, rw.uu, "c", 6);
+	EXPECT_EQ(hash_of(self->t.l[0], "a", &size), hash_of(self->t.u, "dir/b", &size));
+	EXPECT_EQ(-1, access(pathf(p, "%s/a", self->t.u), F_OK));
+	ASSERT_EQ(0, read_file(pathf(p, "%s/d", self->t.u), buf, sizeof(buf)));
+	EXPECT_STREQ("c data", buf);
+	BOTH(append, "d", "+");
+	ASSERT_EQ(0, read_file(pathf(p, "%s/c", self->t.u), buf, sizeof(buf)));
+	EXPECT_STREQ("c data+", buf);
+	free(same_tree(_metadata, &self->t));
+}
+
+/*
+ * A data copy-up of a metacopy file that does not fit fails with ENOSPC and
+ * leaves the file reading its lower data, still a metacopy.
+ */
+TEST_F(union_fs, metacopy_enospc)
+{
+	char up[PATH_LEN], p[PATH_LEN];
+	struct rw rw;
+	struct stat st;
+	off_t size;
+	uint64_t h;
+
+	ASSERT_EQ(0, put_big(self->t.l[0], "big", 256 << 10));
+	h = hash_of(self->t.l[0], "big", &size);
+	pathf(up, "%s/tiny", self->t.base);
+	ASSERT_EQ(0, mkdir(up, 0755));
+	ASSERT_EQ(0, sys_mount("tmpfs", up, "tmpfs", 0, "size=64k"));
+	snprintf(self->t.other, sizeof(self->t.other), "%s", up);
+	both_metacopy = true;
+	ASSERT_EQ(0, mount_rw_in(&self->t, &rw, 1, up));
+	BOTH(do_chmod, "big", 0600);
+	expect_metacopy(_metadata, rw.uu, "big", 256 << 10);
+	BOTH(open_close, "big", O_WRONLY);
+	EXPECT_EQ(-1, open(pathf(p, "%s/big", self->t.u), O_RDWR));
+	EXPECT_EQ(ENOSPC, errno);
+	expect_metacopy(_metadata, rw.uu, "big", 256 << 10);
+	EXPECT_EQ(h, hash_of(self->t.u, "big", &size));
+	EXPECT_EQ(256 << 10, size);
+	ASSERT_EQ(0, stat(pathf(p, "%s/big", self->t.u), &st));
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	free(same_tree(_metadata, &self->t));
+	EXPECT_EQ(0, rmdir(pathf(p, "%s/work", rw.uw)));
+	EXPECT_EQ(0, sys_umount(self->t.u));
+	EXPECT_EQ(0, sys_umount(self->t.o));
+	self->t.u_mounted = false;
+	self->t.o_mounted = false;
+}
+
+/*
+ * Metacopy files that overlayfs renamed, with a relative and an absolute
+ * trusted.overlay.redirect, read their lower data through unionfs.
+ */
+TEST_F(union_fs, metacopy_redirect)
+{
+	char lower[PATH_LEN], p[PATH_LEN], q[PATH_LEN], buf[64], *c, *d;
+	struct rw rw;
+	off_t size;
+
+	ASSERT_EQ(0, put_big(self->t.l[1], "a", 1 << 20));
+	ASSERT_EQ(0, put_file(self->t.l[1], "c", "c data", 0644));
+	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
+	both_metacopy = true;
+	lower_opts(&self->t, 2, lower);
+	ASSERT_EQ(0, mount_rw(&self->t, &rw, 2));
+	ASSERT_EQ(0, sys_umount(self->t.u));
+	self->t.u_mounted = false;
+	ASSERT_EQ(0, chmod(pathf(p, "%s/a", self->t.o), 0600));
+	ASSERT_EQ(0, rename(p, pathf(q, "%s/b", self->t.o)));
+	ASSERT_EQ(0, rename(pathf(p, "%s/c", self->t.o), pathf(q, "%s/d/c2", self->t.o)));
+	c = describe_union(_metadata, self->t.o);
+	ASSERT_EQ(0, sys_umount(self->t.o));
+	self->t.o_mounted = false;
+	EXPECT_EQ(0, metacopy_len(rw.ou, "b"));
+	EXPECT_EQ(0, metacopy_len(rw.ou, "d/c2"));
+	EXPECT_EQ(1, getxattr(pathf(p, "%s/b", rw.ou), "trusted.overlay.redirect", buf,
+			      sizeof(buf)));
+	EXPECT_EQ(2, getxattr(pathf(p, "%s/d/c2", rw.ou), "trusted.overlay.redirect", buf,
+			      sizeof(buf)));
+
+	ASSERT_EQ(0, mount_one("unionfs", self->t.u, lower, rw.ou, rw.ow));
+	self->t.u_mounted = true;
+	d = describe_union(_metadata, self->t.u);
+	EXPECT_STREQ(c, d);
+	EXPECT_EQ(hash_of(self->t.l[1], "a", &size), hash_of(self->t.u, "b", &size));
+	EXPECT_EQ(1 << 20, size);
+	ASSERT_EQ(0, append(pathf(p, "%s/d/c2", self->t.u), (uintptr_t)"+"));
+	ASSERT_EQ(0, read_file(p, buf, sizeof(buf)));
+	EXPECT_STREQ("c data+", buf);
+	expect_full_copy(_metadata, rw.ou, "d/c2", 7);
+	free(c);
+	free(d);
 }
 
 TEST_HARNESS_MAIN
