@@ -38,8 +38,8 @@
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
+#include "unionfs_util.h"
 
-#define PATH_LEN 512
 #define NDIRS 5		/* d0-d2 in every lower layer, d3 in l1 only, d4 in l2 only */
 #define NLOWER 3
 #define NCREATE 2	/* creators: create, write, unlink their own files */
@@ -72,40 +72,6 @@ struct shared {
 	int bad_errno[NWORKERS], bad_line[NWORKERS];	/* the first unexpected one */
 	char bad_what[NWORKERS][96];
 };
-
-static int sys_mount(const char *src, const char *dst, const char *type,
-		     unsigned long flags, const char *data)
-{
-	return syscall(__NR_mount, src, dst, type, flags, data) ? -errno : 0;
-}
-
-static int sys_umount(const char *dst)
-{
-	return syscall(__NR_umount2, dst, 0) ? -errno : 0;
-}
-
-static char *pathf(char *buf, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, PATH_LEN, fmt, ap);
-	va_end(ap);
-	return buf;
-}
-
-static long read_tainted(void)
-{
-	FILE *f = fopen("/proc/sys/kernel/tainted", "r");
-	long t = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &t) != 1)
-			t = -1;
-		fclose(f);
-	}
-	return t;
-}
 
 static bool time_left(const struct timespec *end)
 {

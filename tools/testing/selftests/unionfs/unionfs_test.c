@@ -32,42 +32,7 @@
 #include <linux/mount.h>
 
 #include "../kselftest_harness.h"
-
-#define PATH_LEN 512
-
-static int sys_mount(const char *src, const char *dst, const char *type,
-		     unsigned long flags, const char *data)
-{
-	return syscall(__NR_mount, src, dst, type, flags, data) ? -errno : 0;
-}
-
-static int sys_umount(const char *dst)
-{
-	return syscall(__NR_umount2, dst, 0) ? -errno : 0;
-}
-
-static char *pathf(char *buf, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, PATH_LEN, fmt, ap);
-	va_end(ap);
-	return buf;
-}
-
-static long read_tainted(void)
-{
-	FILE *f = fopen("/proc/sys/kernel/tainted", "r");
-	long t = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &t) != 1)
-			t = -1;
-		fclose(f);
-	}
-	return t;
-}
+#include "unionfs_util.h"
 
 /* Layer building, relative to a layer directory. */
 
