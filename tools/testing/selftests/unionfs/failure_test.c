@@ -31,46 +31,12 @@
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
+#include "unionfs_util.h"
 
-#define PATH_LEN 512
 #define MIB (1024 * 1024)
 
 /* The two filesystems under test: index 0 is unionfs, 1 overlayfs. */
 static const char *const fs_type[2] = { "unionfs", "overlay" };
-
-static int sys_mount(const char *src, const char *dst, const char *type,
-		     unsigned long flags, const char *data)
-{
-	return syscall(__NR_mount, src, dst, type, flags, data) ? -errno : 0;
-}
-
-static int sys_umount(const char *dst)
-{
-	return syscall(__NR_umount2, dst, 0) ? -errno : 0;
-}
-
-static char *pathf(char *buf, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, PATH_LEN, fmt, ap);
-	va_end(ap);
-	return buf;
-}
-
-static long read_tainted(void)
-{
-	FILE *f = fopen("/proc/sys/kernel/tainted", "r");
-	long t = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &t) != 1)
-			t = -1;
-		fclose(f);
-	}
-	return t;
-}
 
 /* Runs a shell command and returns its first output line, without the newline. */
 static int run_line(char *out, size_t size, const char *fmt, ...)
@@ -370,10 +336,24 @@ TEST_F(eio, copy_up)
 	}
 	TH_LOG("%s, %s: unionfs %d then %d, overlayfs %d then %d", variant->op,
 	       variant->journal ? "journal" : "no journal", err[0], again[0], err[1], again[1]);
-	EXPECT_EQ(-EIO, err[1]);
-	EXPECT_EQ(err[1], err[0]);
-	EXPECT_EQ(again[1], again[0]);
-	EXPECT_NE(0, again[0]);
+	if (variant->journal) {
+		/*
+		 * jbd2 aborts the journal at its first failed commit, which
+		 * may come before or after a call's own first write: each
+		 * call then fails with EIO or EROFS, on either filesystem.
+		 */
+		for (k = 0; k < 2; k++) {
+			EXPECT_TRUE(err[k] == -EIO || err[k] == -EROFS)
+				TH_LOG("%s", fs_type[k]);
+			EXPECT_TRUE(again[k] == -EIO || again[k] == -EROFS)
+				TH_LOG("%s", fs_type[k]);
+		}
+	} else {
+		EXPECT_EQ(-EIO, err[1]);
+		EXPECT_EQ(err[1], err[0]);
+		EXPECT_EQ(again[1], again[0]);
+		EXPECT_NE(0, again[0]);
+	}
 	for (k = 0; k < 2; k++) {
 		/* The union still shows the lower file, whole and unchanged. */
 		ASSERT_EQ(0, stat(pathf(p, "%s/f", self->mnt[k]), &st));
