@@ -4,7 +4,8 @@
 //!
 //! The first read of an open directory reads the real directories of all its layers and keeps
 //! the merged list with the open file, as overlayfs does: every name once (the topmost layer's
-//! entry), whiteouts and what they hide left out. Position 0 is `.`, 1 is `..` and `2 + i` the
+//! entry), whiteouts and what they hide left out, layer by layer from the top, each in its real
+//! directory's order. Position 0 is `.`, 1 is `..` and `2 + i` the
 //! `i`-th entry of the list, so positions stay valid across `getdents()` calls and for
 //! `telldir()`/`seekdir()` on the same open directory. `rewinddir()` drops the list, and the
 //! next read sees the layers as they are then.
@@ -21,19 +22,17 @@ use kernel::{
 };
 
 /// One entry of a merged directory; its name is in the directory's [`Names`].
+#[derive(Clone, Copy)]
 struct DirEntry {
     /// Where the name starts in [`Names`], and its length.
     name: (usize, usize),
     ino: u64,
     d_type: u32,
-    /// The index in the directory's stack of the layer it was read from.
-    layer: usize,
     whiteout: bool,
 }
 
 /// The names of a directory's entries, end to end: one allocation for all of them.
-#[derive(Default)]
-struct Names(KVec<u8>);
+struct Names(KVVec<u8>);
 
 impl Names {
     fn add(&mut self, name: &[u8]) -> Result<(usize, usize)> {
@@ -49,7 +48,7 @@ impl Names {
 
 /// A directory's merged entries and their names.
 struct Listing {
-    entries: KVec<DirEntry>,
+    entries: KVVec<DirEntry>,
     names: Names,
 }
 
@@ -115,7 +114,7 @@ impl MergedDir {
 
 /// Reads one real directory's entries, except `.` and `..`, onto `out`; `xwhiteouts` says
 /// whether its empty regular files may be attribute whiteouts.
-fn read_layer(dentry: &Dentry<UnionFs>, dir: &Path, layer: usize, out: &mut Listing) -> Result {
+fn read_layer(dentry: &Dentry<UnionFs>, dir: &Path, out: &mut Listing) -> Result {
     let union = dentry.super_data();
     let mut err = Ok(());
     dir.read_dir(&union.creds, |name, ino, d_type| {
@@ -129,7 +128,6 @@ fn read_layer(dentry: &Dentry<UnionFs>, dir: &Path, layer: usize, out: &mut List
                         name,
                         ino,
                         d_type,
-                        layer,
                         whiteout: false,
                     },
                     GFP_KERNEL,
@@ -154,13 +152,13 @@ fn merge(dentry: &Dentry<UnionFs>) -> Result<Listing> {
     let paths = stack.paths();
     let count = stack.len();
     let mut all = Listing {
-        entries: KVec::new(),
-        names: Names::default(),
+        entries: KVVec::new(),
+        names: Names(KVVec::new()),
     };
     union.creds.with_override(|| -> Result {
         for (i, dir) in paths.enumerate() {
             let start = all.entries.len();
-            match read_layer(dentry, dir, i, &mut all) {
+            match read_layer(dentry, dir, &mut all) {
                 // A layer directory removed directly has no entries.
                 Err(e) if e == ENOENT => continue,
                 ret => ret?,
@@ -180,27 +178,72 @@ fn merge(dentry: &Dentry<UnionFs>) -> Result<Listing> {
         }
         Ok(())
     })?;
-    // Each name once, from the topmost layer that has it; whiteouts and what they hide go.
-    let names = all.names;
-    let mut all = all.entries;
-    all.sort_unstable_by(|a, b| {
-        names
-            .get(a.name)
-            .cmp(names.get(b.name))
-            .then(a.layer.cmp(&b.layer))
-    });
-    let mut merged = KVec::with_capacity(all.len(), GFP_KERNEL)?;
-    let mut previous: Option<&[u8]> = None;
-    for e in all.into_iter() {
-        let name = names.get(e.name);
-        let hidden = previous == Some(name);
-        previous = Some(name);
-        if !hidden && !e.whiteout {
-            merged.push(e, GFP_KERNEL)?;
+    // Each name once, from the topmost layer that has it (the layers were read top down);
+    // whiteouts and what they hide go.
+    let mut seen = Seen::new(all.entries.len())?;
+    let mut merged = KVVec::with_capacity(all.entries.len(), GFP_KERNEL)?;
+    for (i, e) in all.entries.iter().enumerate() {
+        if seen.add(&all, i) && !e.whiteout {
+            merged.push(*e, GFP_KERNEL)?;
         }
     }
     Ok(Listing {
         entries: merged,
-        names,
+        names: all.names,
     })
+}
+
+/// The names met while merging a directory, as an open-addressing hash table of entries: each
+/// entry is checked against those of the layers above it in constant time, where sorting all
+/// of them by name would move every entry about `log2(n)` times.
+struct Seen {
+    /// Per slot: the high half of the name's hash, and the entry's index plus one (0: free).
+    slots: KVVec<u64>,
+}
+
+impl Seen {
+    /// A table for up to `count` entries, at most half full.
+    fn new(count: usize) -> Result<Self> {
+        if u32::try_from(count).is_err() {
+            return Err(ENOMEM);
+        }
+        let size = (2 * count).next_power_of_two().max(16);
+        Ok(Self {
+            slots: KVVec::from_elem(0, size, GFP_KERNEL)?,
+        })
+    }
+
+    /// Adds entry `index` of `listing`; returns `false` if an entry added before has its name.
+    fn add(&mut self, listing: &Listing, index: usize) -> bool {
+        let name_of = |i: usize| listing.names.get(listing.entries[i].name);
+        let name = name_of(index);
+        let hash = hash(name);
+        let tag = hash >> 32;
+        let mask = self.slots.len() - 1;
+        let mut slot = hash as usize & mask;
+        loop {
+            let found = self.slots[slot];
+            if found == 0 {
+                self.slots[slot] = tag << 32 | (index as u64 + 1);
+                return true;
+            }
+            if found >> 32 == tag && name_of((found as u32 - 1) as usize) == name {
+                return false;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+}
+
+/// A hash of a name, eight bytes at a time; the last steps spread every byte over the low bits,
+/// which pick the slot.
+fn hash(name: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let h = name.chunks(8).fold(name.len() as u64, |h, chunk| {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        (h.rotate_left(29) ^ u64::from_le_bytes(word)).wrapping_mul(K)
+    });
+    let h = (h ^ (h >> 32)).wrapping_mul(K);
+    h ^ (h >> 29)
 }
