@@ -150,14 +150,29 @@ static int count_entries(const char *path, char *first, size_t size)
 }
 
 static int mount_union(int which, const char *mnt, const char *lower, const char *upper,
-		       const char *work)
+		       const char *work, bool metacopy)
 {
 	char opts[4 * PATH_LEN];
 
-	/* These tests are about copying data: chmod must copy it on both. */
-	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s,metacopy=off", lower,
-		 upper, work);
+	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s,metacopy=%s", lower,
+		 upper, work, metacopy ? "on" : "off");
 	return sys_mount(fs_type[which], mnt, fs_type[which], 0, opts);
+}
+
+/*
+ * Makes the upper and work directories of union which in dir, its mount
+ * point in base, and mounts it over lower: 0 or -errno.
+ */
+static int make_union(int which, const char *base, const char *dir, const char *lower,
+		      char *upper, char *work, char *mnt)
+{
+	pathf(upper, "%s/upper", dir);
+	pathf(work, "%s/work", dir);
+	pathf(mnt, "%s/%s", base, fs_type[which]);
+	if (mkdir(upper, 0755) || mkdir(work, 0755) || mkdir(mnt, 0755))
+		return -errno;
+	/* These tests are about copying data: chmod must copy it on both. */
+	return mount_union(which, mnt, lower, upper, work, false);
 }
 
 /*
@@ -251,14 +266,8 @@ FIXTURE_SETUP(eio)
 					  variant->journal ? "" : "-O ^has_journal",
 					  atoi(minor), atoi(minor), self->ext[k])));
 		self->ext_mounted[k] = true;
-		pathf(self->upper[k], "%s/upper", self->ext[k]);
-		pathf(self->work[k], "%s/work", self->ext[k]);
-		ASSERT_EQ(0, mkdir(self->upper[k], 0755));
-		ASSERT_EQ(0, mkdir(self->work[k], 0755));
-		pathf(self->mnt[k], "%s/%s", self->base, fs_type[k]);
-		ASSERT_EQ(0, mkdir(self->mnt[k], 0755));
-		ASSERT_EQ(0, mount_union(k, self->mnt[k], self->lower, self->upper[k],
-					 self->work[k]));
+		ASSERT_EQ(0, make_union(k, self->base, self->ext[k], self->lower, self->upper[k],
+					self->work[k], self->mnt[k]));
 		self->mounted[k] = true;
 	}
 	sync();
@@ -410,14 +419,8 @@ FIXTURE_SETUP(sigkill)
 		ASSERT_EQ(0, mkdir(self->up[k], 0755));
 		ASSERT_EQ(0, sys_mount("tmpfs", self->up[k], "tmpfs", 0, NULL));
 		self->up_mounted[k] = true;
-		pathf(self->upper[k], "%s/upper", self->up[k]);
-		pathf(self->work[k], "%s/work", self->up[k]);
-		ASSERT_EQ(0, mkdir(self->upper[k], 0755));
-		ASSERT_EQ(0, mkdir(self->work[k], 0755));
-		pathf(self->mnt[k], "%s/%s", self->base, fs_type[k]);
-		ASSERT_EQ(0, mkdir(self->mnt[k], 0755));
-		ASSERT_EQ(0, mount_union(k, self->mnt[k], self->lower, self->upper[k],
-					 self->work[k]));
+		ASSERT_EQ(0, make_union(k, self->base, self->up[k], self->lower, self->upper[k],
+					self->work[k], self->mnt[k]));
 		self->mounted[k] = true;
 	}
 }
@@ -538,7 +541,7 @@ TEST_F(sigkill, copy_up)
 		ASSERT_EQ(0, sys_umount(self->mnt[k]));
 		self->mounted[k] = false;
 		ASSERT_EQ(0, mount_union(k, self->mnt[k], self->lower, self->upper[k],
-					 self->work[k]));
+					 self->work[k], false));
 		self->mounted[k] = true;
 		EXPECT_EQ(0, count_entries(pathf(p, "%s/work", self->work[k]), NULL, 0));
 		EXPECT_EQ(0, check_data(pathf(p, "%s/big", self->mnt[k]), BIG_SIZE, 2));
