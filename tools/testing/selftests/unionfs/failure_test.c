@@ -27,6 +27,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -621,6 +622,86 @@ TEST_F(sigkill, caught_signal)
 		EXPECT_EQ(0, check_data(pathf(p, "%s/mid", self->upper[k]), MID_SIZE, 4));
 		EXPECT_EQ(0, count_entries(pathf(p, "%s/work", self->work[k]), NULL, 0));
 	}
+}
+
+/* Whether the upper file path has an (empty) metacopy attribute: 0 or -errno. */
+static int metacopy_attr(const char *path)
+{
+	return lgetxattr(path, "trusted.overlay.metacopy", NULL, 0) ? -errno : 0;
+}
+
+/*
+ * A writer killed while its open() copies the data of a metacopy file (a
+ * chmod made the upper file, with metacopy=on on both): the upper file stays
+ * a metacopy, so the union still shows the lower data, with the new mode.
+ * unionfs also gives back the blocks of the partial copy; overlayfs keeps
+ * them, unused. The next open for writing copies the data and drops the
+ * attribute.
+ */
+TEST_F(sigkill, metacopy_data)
+{
+	char p[PATH_LEN];
+	uint64_t before, used;
+	struct stat st;
+	int k, status, fd;
+	double t0;
+	pid_t pid;
+
+	for (k = 0; k < 2; k++) {
+		ASSERT_EQ(0, sys_umount(self->mnt[k]));
+		self->mounted[k] = false;
+		ASSERT_EQ(0, mount_union(k, self->mnt[k], self->lower, self->upper[k],
+					 self->work[k], true));
+		self->mounted[k] = true;
+
+		ASSERT_EQ(0, chmod(pathf(p, "%s/big", self->mnt[k]), 0600));
+		ASSERT_EQ(0, metacopy_attr(pathf(p, "%s/big", self->upper[k])))
+			TH_LOG("%s", fs_type[k]);
+		before = used_bytes(self->up[k]);
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid) {
+			fd = open(pathf(p, "%s/big", self->mnt[k]), O_WRONLY);
+			_exit(fd < 0 ? 1 : 0);
+		}
+		t0 = now_s();
+		do {
+			used = used_bytes(self->up[k]);
+			if (waitpid(pid, &status, WNOHANG) == pid) {
+				pid = 0;
+				break;
+			}
+			usleep(1000);
+		} while (used < before + 16 * MIB && now_s() - t0 < 120);
+		ASSERT_NE(0, pid) TH_LOG("%s: data copy ended before the kill", fs_type[k]);
+		ASSERT_EQ(0, kill(pid, SIGKILL));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_TRUE(WIFSIGNALED(status)) TH_LOG("data copy ended before the kill");
+		ASSERT_LE(before + 16 * MIB, used);
+		TH_LOG("%s: killed at %llu MiB copied, %llu MiB in use after", fs_type[k],
+		       (unsigned long long)((used - before) / MIB),
+		       (unsigned long long)((used_bytes(self->up[k]) - before) / MIB));
+
+		/* Still a metacopy, showing the lower data with the new mode. */
+		EXPECT_EQ(0, metacopy_attr(pathf(p, "%s/big", self->upper[k])))
+			TH_LOG("%s", fs_type[k]);
+		EXPECT_EQ(0, count_entries(pathf(p, "%s/work", self->work[k]), NULL, 0));
+		ASSERT_EQ(0, stat(pathf(p, "%s/big", self->mnt[k]), &st));
+		EXPECT_EQ(0600, st.st_mode & 07777);
+		EXPECT_EQ(BIG_SIZE, st.st_size);
+		EXPECT_EQ(0, check_data(p, BIG_SIZE, 2)) TH_LOG("%s", fs_type[k]);
+		if (!k)
+			EXPECT_GE(before + MIB, used_bytes(self->up[k]));
+
+		/* The next open for writing copies the data and drops the attribute. */
+		fd = open(p, O_WRONLY);
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(0, close(fd));
+		EXPECT_EQ(-ENODATA, metacopy_attr(pathf(p, "%s/big", self->upper[k])));
+		EXPECT_EQ(0, check_data(p, BIG_SIZE, 2)) TH_LOG("%s", fs_type[k]);
+		EXPECT_EQ(0, count_entries(pathf(p, "%s/work", self->work[k]), NULL, 0));
+	}
+	EXPECT_EQ(0, check_data(pathf(p, "%s/big", self->lower), BIG_SIZE, 2));
 }
 
 TEST_HARNESS_MAIN
