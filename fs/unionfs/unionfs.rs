@@ -133,6 +133,14 @@ impl FileSystem for UnionFs {
         copy_up::open_real(dentry, flags)
     }
 
+    fn keeps_atime(dentry: &Dentry<Self>, real: &Path) -> bool {
+        // Reading never writes to a lower layer, as on overlayfs.
+        dentry
+            .data()
+            .and_then(|stack| stack.upper())
+            .is_none_or(|upper| !upper.same(real))
+    }
+
     fn getattr(dentry: &Dentry<Self>, stat: &mut Kstat, request_mask: u32, flags: u32) -> Result {
         lookup::getattr(dentry, stat, request_mask, flags)
     }

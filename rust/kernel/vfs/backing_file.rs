@@ -90,7 +90,10 @@ unsafe extern "C" fn open<T: FileSystem>(
         dentry.refresh_inode();
         let real = &real;
         let cred = T::creds(dentry.super_data());
-        let flags = flags & !NOT_PASSED;
+        let mut flags = flags & !NOT_PASSED;
+        if T::keeps_atime(dentry, real) {
+            flags |= bindings::O_NOATIME;
+        }
         let realfile = cred.with_override(|| {
             // SAFETY: `file` is valid, `real` is a referenced path and `cred` a valid credential
             // that the backing file takes a reference to.

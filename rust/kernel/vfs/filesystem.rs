@@ -213,6 +213,14 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
         Ok(Self::real(dentry.data().ok_or(crate::error::code::ENOENT)?).clone())
     }
 
+    /// Returns whether reads through an open file of `dentry` leave the access time of `real`,
+    /// the path [`FileSystem::open_real`] returned, alone: the real file is then opened with
+    /// `O_NOATIME` (by the filesystem's credentials, which may), so that reading never writes
+    /// to a layer that is only read. The default is `false`.
+    fn keeps_atime(_dentry: &Dentry<Self>, _real: &Path) -> bool {
+        false
+    }
+
     /// Makes a new object for the negative dentry `dentry` in the directory `parent`, with the
     /// permission bits of `mode` (and for [`NewObject::Node`] its type bits), for `open(O_CREAT)`,
     /// `mkdir()`, `symlink()` and `mknod()`; returns the new dentry's entry. The VFS has checked

@@ -34,6 +34,9 @@
 #include "../kselftest_harness.h"
 #include "unionfs_util.h"
 
+/* An access time long past, older than any change time. */
+#define OLD_ATIME 1000000
+
 /* Layer building, relative to a layer directory. */
 
 static int put_file(const char *dir, const char *name, const char *data, mode_t mode)
@@ -1683,6 +1686,40 @@ TEST_F(union_fs, copy_up_leaves_lower)
 	free(same_upper(_metadata, &rw));
 	/* Nothing is left in the work directory. */
 	EXPECT_EQ(0, rmdir(pathf(p, "%s/work", rw.uw)));
+}
+
+/*
+ * Reads leave the access time of lower files alone (a lower layer is only
+ * read) and update it on upper files by the mount's relatime rule, as on
+ * overlayfs.
+ */
+TEST_F(union_fs, read_atime)
+{
+	const struct timespec old[2] = { { .tv_sec = OLD_ATIME }, { .tv_nsec = UTIME_OMIT } };
+	const char *mnt[2] = { self->t.u, self->t.o };
+	struct rw rw;
+	struct stat st;
+	char p[PATH_LEN], buf[64];
+	int k;
+
+	ASSERT_EQ(0, put_file(self->t.l[0], "lower", "lower data\n", 0644));
+	ASSERT_EQ(0, utimensat(AT_FDCWD, pathf(p, "%s/lower", self->t.l[0]), old, 0));
+	ASSERT_EQ(0, mount_rw(&self->t, &rw, 1));
+	for (k = 0; k < 2; k++) {
+		ASSERT_EQ(0, read_file(pathf(p, "%s/lower", mnt[k]), buf, sizeof(buf)));
+		EXPECT_STREQ("lower data\n", buf);
+		ASSERT_EQ(0, put_file(mnt[k], "upper", "upper data\n", 0644));
+		ASSERT_EQ(0, utimensat(AT_FDCWD, pathf(p, "%s/upper", mnt[k]), old, 0));
+		ASSERT_EQ(0, read_file(p, buf, sizeof(buf)));
+		ASSERT_EQ(0, stat(p, &st));
+		EXPECT_LT(OLD_ATIME, st.st_atime) TH_LOG("%s", p);
+	}
+	ASSERT_EQ(0, stat(pathf(p, "%s/lower", self->t.l[0]), &st));
+	EXPECT_EQ(OLD_ATIME, st.st_atime);
+	ASSERT_EQ(0, stat(pathf(p, "%s/upper", rw.uu), &st));
+	EXPECT_LT(OLD_ATIME, st.st_atime);
+	ASSERT_EQ(0, stat(pathf(p, "%s/upper", rw.ou), &st));
+	EXPECT_LT(OLD_ATIME, st.st_atime);
 }
 
 static int do_mkdir(const char *path, uintptr_t mode)
