@@ -17,9 +17,15 @@ use kernel::{
     prelude::*,
 };
 
+/// Inode-table pages read ahead per window of directory pages at most, in windows: inodes of
+/// directories filled at the same time interleave in the inode tables, so a directory page's
+/// entries may need more inode pages than there are directory pages.
+const WINDOWS: usize = 4;
+
 /// Reads ahead the inode-table pages of the entries in `pages` (pages of `mapping`, which hold
-/// directory blocks of `dir`), at most `window` of them, `inflight` at a time; appends the
-/// pages read to `done`.
+/// directory blocks of `dir`, in the order the reader reads them), at most [`WINDOWS`] times
+/// `window` of them, `window` and `inflight` at a time, in the order the entries come; appends
+/// the pages read to `done`.
 ///
 /// Context: may sleep.
 pub(crate) fn read(
@@ -45,8 +51,11 @@ pub(crate) fn read(
         return;
     };
     let shift = PAGE_SHIFT as u32 - bits;
+    let limit = WINDOWS * window;
+    // (inode page, rank of the first entry that needs it).
     let mut wanted = KVec::new();
     let mut last = None;
+    let mut rank = 0usize;
     for &page in pages {
         // The page was just read (or found cached): this copies it.
         if mapping.read(page << PAGE_SHIFT, &mut buf).is_err() {
@@ -57,31 +66,45 @@ pub(crate) fn read(
                 if let Some(b) = tables.block_of(ino) {
                     let p = b >> shift;
                     // Entries next to each other often share a page: skip the repeats early.
-                    if last != Some(p) && wanted.push(p, GFP_KERNEL).is_ok() {
+                    if last != Some(p) && wanted.push((p, rank), GFP_KERNEL).is_ok() {
                         last = Some(p);
+                        rank += 1;
                     }
                 }
             });
         }
-        if wanted.len() > 4 * window {
-            break;
+        if wanted.len() >= 2 * limit {
+            distinct(&mut wanted);
+            if wanted.len() >= limit {
+                break;
+            }
         }
     }
-    wanted.sort_unstable();
+    distinct(&mut wanted);
+    // In the order the entries come, the first `limit` pages.
+    wanted.sort_unstable_by_key(|&(_, rank)| rank);
     let mut todo = KVec::new();
-    let mut last = None;
-    for &p in wanted.iter() {
-        if todo.len() >= window {
+    for &(p, _) in wanted.iter().take(limit) {
+        if dev.page_state(p) == PageState::Absent && todo.push(p, GFP_KERNEL).is_err() {
             break;
         }
-        if last != Some(p)
-            && dev.page_state(p) == PageState::Absent
-            && todo.push(p, GFP_KERNEL).is_err()
-        {
-            break;
-        }
-        last = Some(p);
     }
-    let n = read_pages(dev, &todo, inflight, done);
+    let mut n = 0;
+    for chunk in todo.chunks(window.max(1)) {
+        n += read_pages(dev, None, chunk, inflight, done);
+    }
     stats::add(&stats::STATAHEAD, n);
+}
+
+/// Keeps one of each page of `wanted`, with its lowest rank.
+fn distinct(wanted: &mut KVec<(u64, usize)>) {
+    wanted.sort_unstable();
+    let mut kept = KVec::new();
+    for &(p, rank) in wanted.iter() {
+        if kept.last().map(|&(q, _)| q) != Some(p) && kept.push((p, rank), GFP_KERNEL).is_err() {
+            // Out of memory: keep what was there.
+            return;
+        }
+    }
+    *wanted = kept;
 }

@@ -11,6 +11,9 @@ pub(crate) static DIRS: AtomicU64 = AtomicU64::new(0);
 pub(crate) static IOS: AtomicU64 = AtomicU64::new(0);
 /// Pages read ahead (pages that were not cached yet).
 pub(crate) static PREFETCHED: AtomicU64 = AtomicU64::new(0);
+/// Pages read only to join two reads into one request: the gaps between a directory's (or the
+/// inode tables') pages on the device.
+pub(crate) static GAP: AtomicU64 = AtomicU64::new(0);
 /// Pages read ahead that the file system used afterwards.
 pub(crate) static USED: AtomicU64 = AtomicU64::new(0);
 /// Pages read ahead that were not used (or were evicted unused).
@@ -36,6 +39,7 @@ pub(crate) fn register() -> debugfs::Dir {
     dir.add_u64(c_str!("dirs_seen"), &DIRS);
     dir.add_u64(c_str!("ios_issued"), &IOS);
     dir.add_u64(c_str!("pages_prefetched"), &PREFETCHED);
+    dir.add_u64(c_str!("gap_pages"), &GAP);
     dir.add_u64(c_str!("pages_used"), &USED);
     dir.add_u64(c_str!("pages_wasted"), &WASTED);
     dir.add_u64(c_str!("backoffs"), &BACKOFFS);

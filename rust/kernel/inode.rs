@@ -21,8 +21,9 @@ use core::{
 /// let inode = root.inode();
 /// assert!(inode.is_dir());
 /// assert_eq!(inode.super_block().fs_name().as_bytes(), b"rootfs");
-/// // rootfs lives in memory: no block device.
+/// // rootfs lives in memory: no block device, no blocks.
 /// assert!(inode.super_block().bdev_mapping().is_none());
+/// assert_eq!(inode.bmap(0), None);
 ///
 ///
 /// // An active reference outlives the file.
@@ -93,6 +94,18 @@ impl Inode {
     pub fn super_block(&self) -> &SuperBlock {
         // SAFETY: `i_sb` never changes, and a referenced inode keeps its superblock alive.
         unsafe { &*(*self.as_raw()).i_sb.cast::<SuperBlock>() }
+    }
+
+    /// The device block that holds block `block` of the file (in file system blocks), if the
+    /// file system can tell (`bmap`) and the block is not a hole. Only a hint when the file may be
+    /// changing, as with `FIBMAP`.
+    ///
+    /// Context: may sleep (the file system may read its block map).
+    pub fn bmap(&self, block: u64) -> Option<u64> {
+        let mut b: bindings::sector_t = block;
+        // SAFETY: the inode is valid; `bmap` checks that its mapping has a `bmap` operation.
+        let ret = unsafe { bindings::bmap(self.as_raw(), &mut b) };
+        (ret == 0 && b != 0).then_some(b)
     }
 
     /// The page cache of the inode's data (`i_mapping`).
