@@ -437,12 +437,16 @@ fn read_window(mech: Mechanism, dir: &Inode, mapping: &AddressSpace, entry: &mut
     stats::add(&stats::PREFETCHED, n);
 
     if STATAHEAD.get() && Ktime::ktime_get().to_ms() >= entry.statahead_backoff_until {
+        // On ext4 only: ext2 looks a name up by scanning the directory from where its last
+        // lookup matched, which a second scanner moving the other way would defeat for both.
+        let lookups = mech == Mechanism::DevBlocks;
         statahead::read(
             dir,
             mapping,
             &pages,
             window,
             inflight,
+            lookups,
             &mut entry.inode_pages,
         );
     }

@@ -24,6 +24,8 @@ pub(crate) static BACKOFFS: AtomicU64 = AtomicU64::new(0);
 pub(crate) static STATAHEAD: AtomicU64 = AtomicU64::new(0);
 /// Of those, pages the file system looked up afterwards.
 pub(crate) static STATAHEAD_USED: AtomicU64 = AtomicU64::new(0);
+/// Names looked up ahead of the reader (statahead on ext4).
+pub(crate) static STATAHEAD_LOOKUPS: AtomicU64 = AtomicU64::new(0);
 /// Times statahead stopped for a while on a directory because its inode pages went unused.
 pub(crate) static STATAHEAD_BACKOFFS: AtomicU64 = AtomicU64::new(0);
 /// Listings started on a directory whose pages were all cached: nothing to read.
@@ -46,6 +48,7 @@ pub(crate) fn register() -> debugfs::Dir {
     dir.add_u64(c_str!("dirs_warm"), &WARM);
     dir.add_u64(c_str!("statahead_pages"), &STATAHEAD);
     dir.add_u64(c_str!("statahead_used"), &STATAHEAD_USED);
+    dir.add_u64(c_str!("statahead_lookups"), &STATAHEAD_LOOKUPS);
     dir.add_u64(c_str!("statahead_backoffs"), &STATAHEAD_BACKOFFS);
     dir
 }

@@ -679,7 +679,7 @@ TEST_F_TIMEOUT(dirra, counters, 300)
 /* Statahead: 'ls -l' sees the same inodes with it, and its counters move. */
 TEST_F_TIMEOUT(dirra, statahead, 300)
 {
-	long pages, used, dirs;
+	long pages, used, dirs, lookups;
 	struct listing off, on;
 	size_t i;
 	bool same = true;
@@ -707,6 +707,18 @@ TEST_F_TIMEOUT(dirra, statahead, 300)
 	EXPECT_GT(wait_stat_above("statahead_pages", pages, 2000), pages + 16);
 	/* Audited when the listing ends: 'ls -l' looked the inodes up. */
 	EXPECT_GT(wait_stat_above("statahead_used", used, 5000), used);
+	listing_free(&on);
+
+	/* A listing without lstat(): dirra looks no name up ahead. */
+	ASSERT_EQ(0, fs_cold(&self->fs));
+	lookups = stat_of("statahead_lookups");
+	ASSERT_GE(lookups, 0);
+	dirs = stat_of("dirs_seen");
+	ASSERT_EQ(0, list_dir(self->dir, &on));
+	EXPECT_TRUE(same_listing(&off, &on));
+	EXPECT_EQ(dirs + 1, wait_stat_above("dirs_seen", dirs, 2000));
+	usleep(500000);
+	EXPECT_EQ(lookups, stat_of("statahead_lookups"));
 	listing_free(&off);
 	listing_free(&on);
 	set_param("statahead", "1");
