@@ -45,6 +45,9 @@ kernel::module_param!(WINDOW: RangedU32<1, 65536> = 2048, module: "dirra", name:
 kernel::module_param!(INFLIGHT: RangedU32<1, 1024> = 64, module: "dirra", name: "inflight",
     perm: 0o644, "Reads in flight at once, per directory and in total (1 to 1024)");
 
+kernel::module_param!(GAP: RangedU32<0, 63> = 8, module: "dirra", name: "gap", perm: 0o644,
+    "Pages between two pages to read ahead that are read too, to make one request of two (0 to 63)");
+
 kernel::module_param!(STATAHEAD: bool = true, module: "dirra", name: "statahead", perm: 0o644,
     "Also read ahead the inodes of the entries of the directory blocks read ahead (1) or not (0)");
 

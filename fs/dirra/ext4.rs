@@ -145,18 +145,23 @@ impl<'a> InodeTables<'a> {
     }
 }
 
-/// Calls `f` with the inode number of each entry of a directory block (ext2 and ext4 use the
-/// same entries), if the block is a well-formed chain of entries; the index blocks of a hashed
-/// directory hold none. The block may be changing: this is only a hint.
-pub(crate) fn entry_inodes(block: &[u8], mut f: impl FnMut(u64)) {
-    // Entries as (offset, inode), or `None` at the end of a well-formed chain.
-    let next = |at: usize| -> Option<(usize, u32)> {
+/// Calls `f` with the inode number and the name of each entry of a directory block (ext2 and
+/// ext4 use the same entries, with the file type byte after an 8-bit name length), if the block
+/// is a well-formed chain of entries; the index blocks of a hashed directory hold none. The
+/// block may be changing: this is only a hint.
+pub(crate) fn entries(block: &[u8], mut f: impl FnMut(u64, &[u8])) {
+    // Entries as (offset of the next, inode, name), or `None` at the end of a well-formed chain.
+    let next = |at: usize| -> Option<(usize, u32, &[u8])> {
         let rec_len = usize::from(le16(block, at + 4));
         if rec_len < 8 || rec_len % 4 != 0 || at + rec_len > block.len() {
             return None;
         }
-        let named = block[at + 6] != 0;
-        Some((at + rec_len, if named { le32(block, at) } else { 0 }))
+        let name_len = usize::from(block[at + 6]);
+        if 8 + name_len > rec_len {
+            return None;
+        }
+        let ino = if name_len != 0 { le32(block, at) } else { 0 };
+        Some((at + rec_len, ino, &block[at + 8..at + 8 + name_len]))
     };
     // First check the whole chain, then report: a block that is not a directory block (or is
     // being changed) gives nothing.
@@ -166,7 +171,7 @@ pub(crate) fn entry_inodes(block: &[u8], mut f: impl FnMut(u64)) {
     let mut at = 0;
     while at + 8 <= block.len() {
         match next(at) {
-            Some((to, _)) => at = to,
+            Some((to, _, _)) => at = to,
             None => return,
         }
     }
@@ -174,9 +179,9 @@ pub(crate) fn entry_inodes(block: &[u8], mut f: impl FnMut(u64)) {
         return;
     }
     let mut at = 0;
-    while let Some((to, ino)) = next(at) {
+    while let Some((to, ino, name)) = next(at) {
         if ino != 0 {
-            f(u64::from(ino));
+            f(u64::from(ino), name);
         }
         at = to;
         if at + 8 > block.len() {

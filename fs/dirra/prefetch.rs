@@ -2,13 +2,13 @@
 
 //! Reading directories ahead, per file system, and auditing what was read.
 
-use crate::{ext4, statahead, stats, EXT2, EXT4, INFLIGHT, STATAHEAD, WINDOW};
+use crate::{ext4, statahead, stats, EXT2, EXT4, GAP, INFLIGHT, STATAHEAD, WINDOW};
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::{
     inode::{Inode, SuperBlock},
     new_mutex,
     page::PAGE_SHIFT,
-    pagecache::{AddressSpace, PageState},
+    pagecache::{AddressSpace, DevicePage, PageState},
     prelude::*,
     readdir_watch::ReaddirEvent,
     sync::Mutex,
@@ -432,105 +432,181 @@ fn read_window(mech: Mechanism, dir: &Inode, mapping: &AddressSpace, entry: &mut
         }
     }
     // In the reader's order (collect() made it so).
-    let n = read_pages(mapping, &todo, inflight, &mut entry.pages);
+    let file = (mech == Mechanism::DirPages).then_some(dir);
+    let n = read_pages(mapping, file, &todo, inflight, &mut entry.pages);
     stats::add(&stats::PREFETCHED, n);
 
     if STATAHEAD.get() && Ktime::ktime_get().to_ms() >= entry.statahead_backoff_until {
+        // On ext4 only: ext2 looks a name up by scanning the directory from where its last
+        // lookup matched, which a second scanner moving the other way would defeat for both.
+        let lookups = mech == Mechanism::DevBlocks;
         statahead::read(
             dir,
             mapping,
             &pages,
             window,
             inflight,
+            lookups,
             &mut entry.inode_pages,
         );
     }
 }
 
-/// Pages in one read of the block device's page cache at most (256 KiB with 4 KiB pages).
-const MAX_READ_PAGES: usize = 64;
+/// Pages a read spans at most, gaps included (256 KiB with 4 KiB pages), unless the device
+/// takes less in one request.
+const MAX_READ_PAGES: u64 = 64;
+
+/// One read of [`read_pages`]: device positions `first..end` (pages for a block device's page
+/// cache, file system blocks for a file's), which hold the pages `sorted[from..to]` the reader
+/// wants (the rest is gap), the first of which it wants at `rank`.
+struct Run {
+    first: u64,
+    end: u64,
+    from: usize,
+    to: usize,
+    rank: usize,
+}
 
 /// Reads ahead `pages` (not cached, in the order the reader will want them) of `mapping`, keeping
-/// at most `inflight` reads in flight: each new read waits for the oldest one first. Appends the
-/// pages to `done`; returns how many.
+/// at most `inflight` reads in flight: each new read waits for the oldest one first. `file` is
+/// the file whose own page cache `mapping` is (ext2 directories), or `None` for a block device's
+/// page cache. Appends the pages to `done`; returns how many.
 ///
-/// Adjacent pages are read together, wherever they are in the reader's order: on a device that
-/// serves one request at a time, what a listing costs is the number of requests, and one request
-/// of many pages costs about what one of a single page does. The reads go out in the order of
-/// the first page the reader wants from each, so that it waits as little as possible for the
-/// first ones.
+/// Pages near each other on the device are read together, wherever they are in the reader's
+/// order: on a device that serves one request at a time, what a listing costs is the number of
+/// requests, and one request of many pages costs about what one of a single page does. Two
+/// pages at most `gap` pages apart are read in one request that spans the gap, up to
+/// [`MAX_READ_PAGES`] pages (or the device's largest request) in all: round-robin creation
+/// interleaves directories block by block, so a directory's blocks are rarely adjacent but
+/// often a block or two apart. A gap page costs its transfer (microseconds on a disk or an SSD),
+/// a request its fixed cost (a seek, a command, the device's latency), so a small gap is cheaper
+/// to read than to skip. Gap pages are read into scratch memory and dropped
+/// ([`AddressSpace::prepare_read`]), and counted apart ([`stats::GAP`]).
 ///
-/// In the block device's page cache, adjacent pages are adjacent on the device, and a read of
-/// up to [`MAX_READ_PAGES`] of them is one request. In a file's page cache (ext2 directories),
-/// adjacent pages may lie anywhere on the device, each a request of its own: there, each page
-/// counts as a read in flight.
-///
-/// A sliding window rather than batches: the device gets the next read as soon as one completes.
+/// Every page of every read is put in the page cache (locked) before the first read goes out,
+/// then the reads go out in the order of the first page the reader wants from each: a reader
+/// that gets ahead waits for the read that has its page instead of reading it alone, which on a
+/// device that serves one request at a time would cost a request of its own and split dirra's
+/// reads in two. So the reader waits at most for the reads of one window (at most `window`
+/// pages), and only for reads that hold a page it wants no later than its own.
 /// `inflight` should not exceed what the device's queue holds ([`AddressSpace::queue_depth`]): a
 /// submitter that waits for a free request slot delays every read behind it.
 pub(crate) fn read_pages(
     mapping: &AddressSpace,
+    file: Option<&Inode>,
     pages: &[u64],
     inflight: usize,
     done: &mut KVec<u64>,
 ) -> u64 {
     let inflight = inflight.max(1);
-    let on_device = mapping.queue_depth().is_some();
-    let max_read = if on_device {
-        MAX_READ_PAGES
-    } else {
-        inflight.min(MAX_READ_PAGES)
+    // Blocks per page, as a shift, for a file; and so device positions per page.
+    let shift = match file {
+        Some(file) => match (PAGE_SHIFT as u32).checked_sub(file.super_block().blocksize_bits()) {
+            Some(shift) => Some(shift),
+            None => return 0,
+        },
+        None => None,
     };
-    // How many requests a read of `pages` adjacent pages may take.
-    let cost = |pages: usize| if on_device { 1 } else { pages };
-    // (page, when the reader wants it), by page.
-    let mut sorted = KVec::new();
+    let unit = 1u64 << shift.unwrap_or(0);
+    let locate = |page: u64| match (file, shift) {
+        (Some(file), Some(shift)) => device_block(file, page, shift),
+        _ => Some(page),
+    };
+    let max_pages = mapping
+        .max_request_pages()
+        .map_or(MAX_READ_PAGES, |m| m.clamp(1, MAX_READ_PAGES));
+    let max_span = max_pages * unit;
+    let max_gap = u64::from(GAP.get().value()) * unit;
+    // Pages by device position, and when the reader wants them (by page); pages the file system
+    // cannot place are read ahead alone, the usual way.
+    let mut sorted: KVec<DevicePage> = KVec::new();
+    let mut ranks = KVec::new();
+    let mut alone = KVec::new();
     for (rank, &page) in pages.iter().enumerate() {
-        if sorted.push((page, rank), GFP_KERNEL).is_err() {
+        let pushed = match locate(page) {
+            Some(block) => sorted
+                .push(DevicePage { block, index: page }, GFP_KERNEL)
+                .is_ok(),
+            None => alone.push(page, GFP_KERNEL).is_ok(),
+        };
+        if !pushed || ranks.push((page, rank), GFP_KERNEL).is_err() {
             break;
         }
     }
     sorted.sort_unstable();
-    // Runs of adjacent pages: (first page, pages, when the reader wants the first of them).
-    let mut runs: KVec<(u64, usize, usize)> = KVec::new();
-    for &(page, rank) in sorted.iter() {
+    ranks.sort_unstable();
+    let rank_of = |page: u64| match ranks.binary_search_by_key(&page, |&(p, _)| p) {
+        Ok(i) => ranks[i].1,
+        Err(_) => usize::MAX,
+    };
+
+    // Runs of pages near each other; `sorted` keeps the pages that are in one.
+    let mut runs: KVec<Run> = KVec::new();
+    let mut kept = 0;
+    for i in 0..sorted.len() {
+        let page = sorted[i];
+        let rank = rank_of(page.index);
         if let Some(last) = runs.last_mut() {
-            if page < last.0 + last.1 as u64 {
-                // A page listed twice.
+            if page.block < last.end {
+                // A page listed twice, or overlapping another: skipped.
                 continue;
             }
-            if page == last.0 + last.1 as u64 && last.1 < max_read {
-                last.1 += 1;
-                last.2 = last.2.min(rank);
+            if page.block - last.end <= max_gap && page.block + unit - last.first <= max_span {
+                last.end = page.block + unit;
+                sorted[kept] = page;
+                kept += 1;
+                last.to = kept;
+                last.rank = last.rank.min(rank);
                 continue;
             }
         }
-        if runs.push((page, 1, rank), GFP_KERNEL).is_err() {
+        sorted[kept] = page;
+        let run = Run {
+            first: page.block,
+            end: page.block + unit,
+            from: kept,
+            to: kept + 1,
+            rank,
+        };
+        kept += 1;
+        if runs.push(run, GFP_KERNEL).is_err() {
             break;
         }
     }
-    runs.sort_unstable_by_key(|r| r.2);
+    runs.sort_unstable_by_key(|r| r.rank);
 
-    let wait_run = |run: &(u64, usize, usize)| {
-        for page in run.0..run.0 + run.1 as u64 {
-            mapping.wait_for_page(page);
+    // Every page in the page cache first, locked; then the reads, in the reader's order. No
+    // allocation while pages are locked but their reads not sent, but in `prepare_read` (which
+    // keeps reclaim out of file systems, as readahead does).
+    let mut reads = KVec::new();
+    if reads.reserve(runs.len(), GFP_KERNEL).is_err() || done.reserve(kept, GFP_KERNEL).is_err() {
+        return 0;
+    }
+    for run in runs.iter() {
+        let read = mapping.prepare_read(&sorted[run.from..run.to]);
+        // Cannot fail: the capacity is there.
+        let _ = reads.push(read.ok().flatten(), GFP_KERNEL);
+    }
+    let wait_run = |run: &Run| {
+        for page in sorted[run.from..run.to].iter() {
+            mapping.wait_for_page(page.index);
         }
     };
     let mut count = 0u64;
-    // Reads `oldest..` are in flight, costing `busy` requests.
-    let (mut oldest, mut busy) = (0, 0);
-    for (i, run) in runs.iter().enumerate() {
-        while oldest < i && busy + cost(run.1) > inflight {
+    // Reads `oldest..` are in flight.
+    let mut oldest = 0;
+    for (i, (run, read)) in runs.iter().zip(reads).enumerate() {
+        while i - oldest >= inflight {
             wait_run(&runs[oldest]);
-            busy -= cost(runs[oldest].1);
             oldest += 1;
         }
-        busy += cost(run.1);
-        if mapping.readahead(run.0, run.1 as u64).is_ok() {
+        if let Some(read) = read {
             stats::add(&stats::IOS, 1);
+            stats::add(&stats::GAP, read.scratch_pages());
+            read.submit();
         }
-        for page in run.0..run.0 + run.1 as u64 {
-            if done.push(page, GFP_KERNEL).is_ok() {
+        for page in sorted[run.from..run.to].iter() {
+            if done.push(page.index, GFP_KERNEL).is_ok() {
                 count += 1;
             }
         }
@@ -538,7 +614,28 @@ pub(crate) fn read_pages(
     for run in runs.iter().skip(oldest) {
         wait_run(run);
     }
+    // Pages the file system cannot place: one read each.
+    for &page in alone.iter() {
+        if mapping.readahead(page, 1).is_ok() {
+            stats::add(&stats::IOS, 1);
+            if done.push(page, GFP_KERNEL).is_ok() {
+                count += 1;
+            }
+        }
+    }
     count
+}
+
+/// The device block of page `page` of `file`, if all its blocks (`1 << shift` of them) are
+/// consecutive on the device.
+fn device_block(file: &Inode, page: u64, shift: u32) -> Option<u64> {
+    let first = file.bmap(page << shift)?;
+    for k in 1..1u64 << shift {
+        if file.bmap((page << shift) + k)? != first + k {
+            return None;
+        }
+    }
+    Some(first)
 }
 
 /// The number of reads to keep in flight on the device under `mapping`: the `inflight`

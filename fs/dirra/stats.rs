@@ -11,6 +11,9 @@ pub(crate) static DIRS: AtomicU64 = AtomicU64::new(0);
 pub(crate) static IOS: AtomicU64 = AtomicU64::new(0);
 /// Pages read ahead (pages that were not cached yet).
 pub(crate) static PREFETCHED: AtomicU64 = AtomicU64::new(0);
+/// Pages read only to join two reads into one request: the gaps between a directory's (or the
+/// inode tables') pages on the device.
+pub(crate) static GAP: AtomicU64 = AtomicU64::new(0);
 /// Pages read ahead that the file system used afterwards.
 pub(crate) static USED: AtomicU64 = AtomicU64::new(0);
 /// Pages read ahead that were not used (or were evicted unused).
@@ -21,6 +24,8 @@ pub(crate) static BACKOFFS: AtomicU64 = AtomicU64::new(0);
 pub(crate) static STATAHEAD: AtomicU64 = AtomicU64::new(0);
 /// Of those, pages the file system looked up afterwards.
 pub(crate) static STATAHEAD_USED: AtomicU64 = AtomicU64::new(0);
+/// Names looked up ahead of the reader (statahead on ext4).
+pub(crate) static STATAHEAD_LOOKUPS: AtomicU64 = AtomicU64::new(0);
 /// Times statahead stopped for a while on a directory because its inode pages went unused.
 pub(crate) static STATAHEAD_BACKOFFS: AtomicU64 = AtomicU64::new(0);
 /// Listings started on a directory whose pages were all cached: nothing to read.
@@ -36,12 +41,14 @@ pub(crate) fn register() -> debugfs::Dir {
     dir.add_u64(c_str!("dirs_seen"), &DIRS);
     dir.add_u64(c_str!("ios_issued"), &IOS);
     dir.add_u64(c_str!("pages_prefetched"), &PREFETCHED);
+    dir.add_u64(c_str!("gap_pages"), &GAP);
     dir.add_u64(c_str!("pages_used"), &USED);
     dir.add_u64(c_str!("pages_wasted"), &WASTED);
     dir.add_u64(c_str!("backoffs"), &BACKOFFS);
     dir.add_u64(c_str!("dirs_warm"), &WARM);
     dir.add_u64(c_str!("statahead_pages"), &STATAHEAD);
     dir.add_u64(c_str!("statahead_used"), &STATAHEAD_USED);
+    dir.add_u64(c_str!("statahead_lookups"), &STATAHEAD_LOOKUPS);
     dir.add_u64(c_str!("statahead_backoffs"), &STATAHEAD_BACKOFFS);
     dir
 }

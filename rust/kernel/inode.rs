@@ -4,7 +4,13 @@
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
-use crate::{bindings, pagecache::AddressSpace, str::CStr, types::Opaque};
+use crate::{
+    bindings,
+    error::{Error, Result},
+    pagecache::AddressSpace,
+    str::CStr,
+    types::Opaque,
+};
 use core::{
     ops::Deref,
     ptr::{addr_of_mut, NonNull},
@@ -21,8 +27,9 @@ use core::{
 /// let inode = root.inode();
 /// assert!(inode.is_dir());
 /// assert_eq!(inode.super_block().fs_name().as_bytes(), b"rootfs");
-/// // rootfs lives in memory: no block device.
+/// // rootfs lives in memory: no block device, no blocks.
 /// assert!(inode.super_block().bdev_mapping().is_none());
+/// assert_eq!(inode.bmap(0), None);
 ///
 ///
 /// // An active reference outlives the file.
@@ -95,6 +102,38 @@ impl Inode {
         unsafe { &*(*self.as_raw()).i_sb.cast::<SuperBlock>() }
     }
 
+    /// The device block that holds block `block` of the file (in file system blocks), if the
+    /// file system can tell (`bmap`) and the block is not a hole. Only a hint when the file may be
+    /// changing, as with `FIBMAP`.
+    ///
+    /// Context: may sleep (the file system may read its block map).
+    pub fn bmap(&self, block: u64) -> Option<u64> {
+        let mut b: bindings::sector_t = block;
+        // SAFETY: the inode is valid; `bmap` checks that its mapping has a `bmap` operation.
+        let ret = unsafe { bindings::bmap(self.as_raw(), &mut b) };
+        (ret == 0 && b != 0).then_some(b)
+    }
+
+    /// Whether the file's contents and, for a directory, its names are encrypted on the disk
+    /// (`IS_ENCRYPTED`): the names in its blocks are not the names it is looked up by.
+    pub fn is_encrypted(&self) -> bool {
+        // SAFETY: the inode is valid; `i_flags` is a word read racily, as `IS_ENCRYPTED()` does.
+        let flags = unsafe { core::ptr::addr_of!((*self.as_raw()).i_flags).read_volatile() };
+        flags & bindings::S_ENCRYPTED != 0
+    }
+
+    /// A dentry of this directory, if it is a directory and has one in the dentry cache (a
+    /// directory being listed has).
+    pub fn dir_dentry(&self) -> Option<DirDentry> {
+        if !self.is_dir() {
+            return None;
+        }
+        // SAFETY: the inode is valid; `d_find_alias` returns a new reference or NULL.
+        let dentry = unsafe { bindings::d_find_alias(self.as_raw()) };
+        // INVARIANT: a reference to a dentry of this directory.
+        NonNull::new(dentry).map(DirDentry)
+    }
+
     /// The page cache of the inode's data (`i_mapping`).
     pub fn mapping(&self) -> &AddressSpace {
         // SAFETY: `i_mapping` is set when the inode is created and lives as long as it.
@@ -151,6 +190,95 @@ impl SuperBlock {
         }
         // SAFETY: an open block device keeps its page cache.
         Some(unsafe { AddressSpace::from_raw((*bdev).bd_mapping) })
+    }
+}
+
+/// A dentry of a directory, found from its inode (`d_find_alias()`): to look names up in it
+/// without a file or a mount, such as to fill the dentry and inode caches ahead of a program
+/// that will look the names up.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{bindings, c_str, file::File};
+///
+/// let root = File::open(c_str!("/"), bindings::O_RDONLY | bindings::O_DIRECTORY)?;
+/// assert!(!root.inode().is_encrypted());
+/// let dir = root.inode().dir_dentry().ok_or(ENOENT)?;
+/// assert_eq!(dir.lookup(b"no-such-name-here"), Ok(false));
+/// assert!(!dir.is_cached(b"no-such-name-there"));
+/// // Not one name: refused, as by `lookup_one()`.
+/// assert_eq!(dir.lookup(b"a/b"), Err(EACCES));
+/// assert_eq!(dir.lookup(b".."), Err(EACCES));
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// # Invariants
+///
+/// Holds a reference to a dentry of a directory.
+pub struct DirDentry(NonNull<bindings::dentry>);
+
+// SAFETY: a dentry reference may be dropped on any thread; lookups take the dcache's locks.
+unsafe impl Send for DirDentry {}
+
+// SAFETY: the methods of `&DirDentry` use the dcache's and the file system's own locking.
+unsafe impl Sync for DirDentry {}
+
+impl DirDentry {
+    /// Whether `name` is in the dentry cache under this directory now (as a name that exists or
+    /// one that was found not to).
+    ///
+    /// Context: any that may take spinlocks (takes the RCU read lock and spinlocks only).
+    pub fn is_cached(&self, name: &[u8]) -> bool {
+        let Ok(len) = u32::try_from(name.len()) else {
+            return false;
+        };
+        let mut q = bindings::qstr::default();
+        q.__bindgen_anon_1.__bindgen_anon_1.len = len;
+        q.name = name.as_ptr();
+        // SAFETY: the dentry is referenced (type invariant); `q` names `len` valid bytes;
+        // `d_hash_and_lookup` computes the hash and returns a new reference, NULL, or an error.
+        let found = unsafe { bindings::d_hash_and_lookup(self.0.as_ptr(), &mut q) };
+        if found.is_null() || crate::error::from_err_ptr(found).is_err() {
+            return false;
+        }
+        // SAFETY: the reference `d_hash_and_lookup` returned.
+        unsafe { bindings::dput(found) };
+        true
+    }
+
+    /// Looks `name` up in this directory, as the current task would without a mount's id
+    /// mapping, leaving the entry (and its inode) in the caches; returns whether it exists.
+    ///
+    /// Fails as a lookup would: `EACCES` for a name that is not one component (`lookup_one`'s
+    /// check), an error from the file system.
+    ///
+    /// Context: may sleep (takes the directory's lock, may read from the disk).
+    pub fn lookup(&self, name: &[u8]) -> Result<bool> {
+        let len = i32::try_from(name.len())
+            .map_err(|_| Error::from_errno(-(bindings::ENAMETOOLONG as i32)))?;
+        // SAFETY: the dentry is referenced (type invariant); `lookup_one_unlocked` takes the
+        // directory's lock itself and returns a new reference or an error.
+        let found = crate::error::from_err_ptr(unsafe {
+            bindings::lookup_one_unlocked(
+                core::ptr::addr_of_mut!(bindings::nop_mnt_idmap),
+                name.as_ptr(),
+                self.0.as_ptr(),
+                len,
+            )
+        })?;
+        // SAFETY: `found` is referenced; a referenced dentry's inode pointer is stable.
+        let positive = unsafe { !(*found).d_inode.is_null() };
+        // SAFETY: the reference `lookup_one_unlocked` returned.
+        unsafe { bindings::dput(found) };
+        Ok(positive)
+    }
+}
+
+impl Drop for DirDentry {
+    fn drop(&mut self) {
+        // SAFETY: the reference held (type invariant).
+        unsafe { bindings::dput(self.0.as_ptr()) };
     }
 }
 

@@ -12,11 +12,18 @@
 # parallelism (dm-delay), and by one that serves a single I/O at a time
 # (null_blk, memory-backed, queue depth 1, timer completion after DELAY_MS).
 # One directory is listed cold (remount and drop caches first) with getdents(),
-# dirra off and on; and warm, to see dirra's overhead (off and on in turns,
-# median of WARM_RUNS each, the spread printed as a comment). Cold 'ls -l'
+# dirra off and on (COLD_RUNS times each, off and on in turns; the median);
+# and warm, to see dirra's overhead: WARM_RUNS pairs of
+# samples, off and on back to back (which of them first alternates), each pair
+# giving a ratio on/off; the median ratio is the overhead, its quartiles the
+# spread (pairs cancel the slow drifts of a shared host). Cold 'ls -l'
 # (getdents, and lstat() of each entry) is measured on D more directories of
 # F empty files each (an inode each, also created round-robin), dirra off and
 # on with statahead.
+#
+# XFS, when mkfs.xfs and the xfs module are there, is the reference: the same
+# layout, listed cold on the same devices with its own directory readahead
+# (dirra does not handle XFS), on rows of their own.
 #
 # The filled images are kept in DIRRA_BENCH_IMAGES (by default dirra-images in
 # the guest's output share, i.e. on the host in the build directory's
@@ -35,15 +42,17 @@ D=${DIRRA_BENCH_DIRS:-2}
 N=${DIRRA_BENCH_ENTRIES:-100000}
 F=${DIRRA_BENCH_FILES:-20000}
 DELAY_MS=${DIRRA_BENCH_DELAY_MS:-2}
-COLD_RUNS=${DIRRA_BENCH_COLD_RUNS:-3}
-WARM_RUNS=${DIRRA_BENCH_WARM_RUNS:-11}
+COLD_RUNS=${DIRRA_BENCH_COLD_RUNS:-5}
+WARM_RUNS=${DIRRA_BENCH_WARM_RUNS:-31}
 WARM_PASSES=${DIRRA_BENCH_WARM_PASSES:-20}
 IMAGE_VERSION=1
 default_images=
 # run-guest.sh's output share, writable and kept on the host.
 [ -w /run/ferrite ] && default_images=/run/ferrite/dirra-images
 IMAGES=${DIRRA_BENCH_IMAGES-$default_images}
-FILESYSTEMS=${DIRRA_BENCH_FS:-ext2 ext4}
+default_fs="ext2 ext4"
+command -v mkfs.xfs >/dev/null && [ -f "$kbuild/fs/xfs/xfs.ko" ] && default_fs+=" xfs"
+FILESYSTEMS=${DIRRA_BENCH_FS:-$default_fs}
 set -euo pipefail
 
 tool=$kbuild/kselftest/dirra/dirra_bench
@@ -59,6 +68,15 @@ echo "# probe: $(grep iterate_dir /sys/kernel/debug/kprobes/list 2>/dev/null || 
 insmod "$kbuild/drivers/md/dm-delay.ko"
 # null_blk needs configfs.
 insmod "$kbuild/fs/configfs/configfs.ko" 2>/dev/null || true
+case " $FILESYSTEMS " in
+*" xfs "*)
+	for m in crypto/crc32c_generic lib/libcrc32c fs/xfs/xfs; do
+		[ ! -f "$kbuild/$m.ko" ] || insmod "$kbuild/$m.ko" 2>/dev/null || true
+	done
+	grep -qw xfs /proc/filesystems ||
+		{ echo "# xfs: no driver, no reference rows" >&2; FILESYSTEMS=${FILESYSTEMS/xfs/}; }
+	;;
+esac
 cleanup() {
 	umount "$mnt" 2>/dev/null || true
 	dmsetup remove dirra-delay 2>/dev/null || true
@@ -66,6 +84,7 @@ cleanup() {
 	rmmod null_blk 2>/dev/null || true
 	rmmod dm_delay 2>/dev/null || true
 	rmmod configfs 2>/dev/null || true
+	rmmod xfs libcrc32c 2>/dev/null || true
 	rmmod dirra 2>/dev/null || true
 	rm -rf "$work"
 }
@@ -74,6 +93,11 @@ trap cleanup EXIT
 ms() { date +%s%N | awk '{ printf "%.1f", $1 / 1e6 }'; }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# quartiles: "median q1 q3" of the numbers on stdin.
+quartiles() {
+	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)], v[int((NR + 3) / 4)], v[int((3 * NR + 1) / 4)] }'
+}
 
 # spread: "min..max" of the numbers on stdin.
 spread() { sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo ".." hi }'; }
@@ -90,14 +114,16 @@ make_image() {
 		echo "# $fs: image reused from $IMAGES" >&2
 		return
 	fi
-	case $fs in
-	ext4) opts=(-t ext4 -O ^has_journal) ;;
-	ext2) opts=(-t ext2 -O dir_index) ;;
-	esac
 	truncate -s $((64 + D * (N + 4 * F) * 64 / 1048576))M "$img"
-	mke2fs -q -F "${opts[@]}" -b 4096 -N $((D * F + 4096)) "$img"
+	case $fs in
+	ext4) mke2fs -q -F -t ext4 -O ^has_journal -b 4096 -N $((D * F + 4096)) "$img" ;;
+	ext2) mke2fs -q -F -t ext2 -O dir_index -b 4096 -N $((D * F + 4096)) "$img" ;;
+	# mkfs.xfs refuses file systems under 300 MiB; the image is sparse. 4 KiB
+	# sectors, or XFS will not mount it on null_blk's 4 KiB blocks.
+	xfs) truncate -s 512M "$img" && mkfs.xfs -q -f -b size=4096 -s size=4096 "$img" ;;
+	esac
 	dev=$(losetup -f --show "$img")
-	mount -t ext4 "$dev" "$mnt"
+	mount -t "$( [ "$fs" = xfs ] && echo xfs || echo ext4)" "$dev" "$mnt"
 	local t0
 	t0=$(ms)
 	"$tool" populate "$mnt" "$D" "$N"
@@ -113,46 +139,64 @@ make_image() {
 	fi
 }
 
-# cold DEV FS ENABLE MODE DIR ENTRIES: median ms of a cold pass (MODE list or
-# lsl) over DIR.
+# cold DEV FS MODE DIR ENTRIES CONFIG...: DIR listed cold (MODE list or lsl)
+# COLD_RUNS times in each CONFIG (ENABLE/STATAHEAD, such as 1/0), the
+# configurations in turns, so that a slow spell of a shared host does not
+# fall on one of them; prints the median ms of each, in order.
 cold() {
-	local dev=$1 fs=$2 mode=$4 dir=$5 entries=$6 i out r0
-	echo "$3" >$param/enable
+	local dev=$1 fs=$2 mode=$3 dir=$4 entries=$5 i c k out r0
+	shift 5
+	: >"$work/cold"
 	for i in $(seq "$COLD_RUNS"); do
-		mount -t "$fs" -o ro "$dev" "$mnt"
-		sync
-		echo 3 >/proc/sys/vm/drop_caches
-		r0=$(reads "$dev")
-		out=$("$tool" "$mode" "$mnt/$dir")
-		[ "${out% *}" = $((entries + 2)) ] || { echo "listed ${out% *} entries, not $((entries + 2))" >&2; exit 1; }
-		echo "# $fs $dev $mode $dir enable=$3 statahead=$(cat $param/statahead): ${out#* } ms, $(($(reads "$dev") - r0)) reads" >&2
-		echo "${out#* }"
-		umount "$mnt"
-	done | median
+		k=0
+		for c in "$@"; do
+			echo "${c%/*}" >$param/enable
+			echo "${c#*/}" >$param/statahead
+			mount -t "$fs" -o ro "$dev" "$mnt"
+			sync
+			echo 3 >/proc/sys/vm/drop_caches
+			r0=$(reads "$dev")
+			out=$("$tool" "$mode" "$mnt/$dir")
+			[ "${out% *}" = $((entries + 2)) ] || { echo "listed ${out% *} entries, not $((entries + 2))" >&2; exit 1; }
+			echo "# $fs $dev $mode $dir enable=${c%/*} statahead=${c#*/}: ${out#* } ms, $(($(reads "$dev") - r0)) reads" >&2
+			echo "$k ${out#* }" >>"$work/cold"
+			umount "$mnt"
+			k=$((k + 1))
+		done
+	done
+	echo 1 >$param/enable
+	echo 1 >$param/statahead
+	for k in $(seq 0 $(($# - 1))); do
+		awk -v k="$k" '$1 == k { print $2 }' "$work/cold" | median
+	done | paste -sd' '
 }
 
-# warm DEV FS: median ms of cached getdents() passes, dirra off and on in turns;
-# a sample is WARM_PASSES passes (ext2: a pass takes some 50 ms, too short to
-# time alone against the noise of emulation), divided back to one pass.
+# warm DEV FS: cached getdents() passes, dirra off and on back to back in
+# WARM_RUNS pairs (the first of each pair alternates); a sample is WARM_PASSES
+# passes on ext2 (a pass takes some 20 ms, too short to time alone against
+# the noise of emulation), divided back to one pass. Prints the median off,
+# the median on, and the median and quartiles of the ratios on/off of the
+# pairs.
 warm() {
-	local dev=$1 fs=$2 e i passes=1
+	local dev=$1 fs=$2 e i passes=1 off on
 	[ "$fs" = ext4 ] || passes=$WARM_PASSES
 	mount -t "$fs" -o ro "$dev" "$mnt"
 	"$tool" list "$mnt/d0" >/dev/null
 	for i in $(seq "$WARM_RUNS"); do
-		for e in 0 1; do
+		for e in $([ $((i % 2)) = 0 ] && echo 0 1 || echo 1 0); do
 			echo $e >$param/enable
 			out=$("$tool" list "$mnt/d0" "$passes")
-			echo "$e $(awk "BEGIN { printf \"%.2f\", ${out#* } / $passes }")"
+			eval "t$e=${out#* }"
 		done
+		# shellcheck disable=SC2154 # t0 and t1 are set by the eval above
+		echo "$(awk "BEGIN { printf \"%.3f %.3f %.5f\", $t0 / $passes, $t1 / $passes, $t1 / $t0 }")"
 	done >"$work/warm"
+	echo 1 >$param/enable
 	umount "$mnt"
-	for e in 0 1; do
-		echo "# $fs warm enable=$e: median $(awk -v e=$e '$1 == e { print $2 }' "$work/warm" | median) ms, spread $(awk -v e=$e '$1 == e { print $2 }' "$work/warm" | spread) ms over $WARM_RUNS samples of $passes passes" >&2
-	done
-	for e in 0 1; do
-		awk -v e=$e '$1 == e { print $2 }' "$work/warm" | median
-	done
+	off=$(awk '{ print $1 }' "$work/warm" | median)
+	on=$(awk '{ print $2 }' "$work/warm" | median)
+	echo "# $fs warm enable=0: median $off ms, spread $(awk '{ print $1 }' "$work/warm" | spread) ms; enable=1: median $on ms, spread $(awk '{ print $2 }' "$work/warm" | spread) ms; $WARM_RUNS pairs of $passes passes" >&2
+	echo "$off $on $(awk '{ print $3 }' "$work/warm" | quartiles)"
 }
 
 results=$work/results
@@ -161,9 +205,9 @@ results=$work/results
 record() { echo "$*" >>"$results"; }
 
 measure() {
-	local dev=$1 fs=$2 devname=$3 off on
-	off=$(cold "$dev" "$fs" 0 list d0 "$N")
-	on=$(cold "$dev" "$fs" 1 list d0 "$N")
+	local dev=$1 fs=$2 devname=$3 off on v
+	v=$(cold "$dev" "$fs" list d0 "$N" 0/1 1/1) || return 1
+	read -r off on <<<"$v"
 	record "$fs" "$devname" cold-getdents "$off" "$on"
 }
 
@@ -171,12 +215,9 @@ measure() {
 # statahead itself brings on each file system (a row of its own: dirra off,
 # and on with statahead=0).
 measure_lsl() {
-	local dev=$1 fs=$2 devname=$3 off on nosa
-	off=$(cold "$dev" "$fs" 0 lsl f0 "$F")
-	on=$(cold "$dev" "$fs" 1 lsl f0 "$F")
-	echo 0 >$param/statahead
-	nosa=$(cold "$dev" "$fs" 1 lsl f0 "$F")
-	echo 1 >$param/statahead
+	local dev=$1 fs=$2 devname=$3 off on nosa v
+	v=$(cold "$dev" "$fs" lsl f0 "$F" 0/1 1/1 1/0) || return 1
+	read -r off on nosa <<<"$v"
 	record "$fs" "$devname" cold-ls-l "$off" "$on"
 	record "$fs" "$devname" cold-ls-l-nosa "$off" "$nosa"
 }
@@ -190,9 +231,21 @@ for fs in $FILESYSTEMS; do
 	dmsetup create dirra-delay --table "0 $(blockdev --getsz "$loop") delay $loop 0 $DELAY_MS"
 	# No udev here: use devtmpfs's node.
 	delay=/dev/dm-$(dmsetup info -c --noheadings -o minor dirra-delay | tr -d ' ')
-	measure "$delay" "$fs" "dm-delay" || echo "# $fs on dm-delay: measurement failed" >&2
-	measure_lsl "$delay" "$fs" "dm-delay" || echo "# $fs ls -l on dm-delay: measurement failed" >&2
-	w=$(warm "$delay" "$fs" | paste -sd' ') && record "$fs" cached warm-getdents $w
+	if [ "$fs" = xfs ]; then
+		# The reference: XFS's own readahead, dirra not involved.
+		v=$(cold "$delay" xfs list d0 "$N" 0/1) && record xfs dm-delay cold-getdents "$v" - ||
+			echo "# xfs on dm-delay: measurement failed" >&2
+		v=$(cold "$delay" xfs lsl f0 "$F" 0/1) && record xfs dm-delay cold-ls-l "$v" - ||
+			echo "# xfs ls -l on dm-delay: measurement failed" >&2
+	else
+		measure "$delay" "$fs" "dm-delay" || echo "# $fs on dm-delay: measurement failed" >&2
+		measure_lsl "$delay" "$fs" "dm-delay" || echo "# $fs ls -l on dm-delay: measurement failed" >&2
+		if w=$(warm "$delay" "$fs"); then
+			read -r woff won wratio wq1 wq3 <<<"$w"
+			record "$fs" cached warm-getdents "$woff" "$won"
+			record "$fs" cached warm-ratio "$wratio" "$wq1" "$wq3"
+		fi
+	fi
 	dmsetup remove dirra-delay
 	losetup -d "$loop"
 
@@ -201,15 +254,28 @@ for fs in $FILESYSTEMS; do
 		completion_nsec=$((DELAY_MS * 1000000)) bs=4096 \
 		gb=$(( ($(stat -c %s "$img") + (1 << 30) - 1) >> 30 ))
 	dd if="$img" of=/dev/nullb0 bs=1M oflag=direct status=none
-	measure /dev/nullb0 "$fs" "null_blk-qd1" || echo "# $fs on null_blk: measurement failed" >&2
+	if [ "$fs" = xfs ]; then
+		v=$(cold /dev/nullb0 xfs list d0 "$N" 0/1) && record xfs null_blk-qd1 cold-getdents "$v" - ||
+			echo "# xfs on null_blk: measurement failed" >&2
+	else
+		measure /dev/nullb0 "$fs" "null_blk-qd1" || echo "# $fs on null_blk: measurement failed" >&2
+	fi
 	rmmod null_blk
 	rm -f "$img"
 done
 
 echo
 printf '%-5s %-13s %-14s %10s %10s %9s\n' fs device test "off (ms)" "on (ms)" "on/off"
-awk '{ printf "%-5s %-13s %-14s %10.1f %10.1f %9.3f\n", $1, $2, $3, $4, $5, $5 / $4 }' "$results"
+awk '$3 != "warm-ratio" {
+	if ($5 == "-")
+		printf "%-5s %-13s %-14s %10.1f %10s %9s\n", $1, $2, $3, $4, "-", "-"
+	else
+		printf "%-5s %-13s %-14s %10.1f %10.1f %9.3f\n", $1, $2, $3, $4, $5, $5 / $4
+}' "$results"
 echo
+awk '$3 == "warm-ratio" { printf "# %s warm: on/off of %s pairs: median %.4f, quartiles %.4f..%.4f\n", $1, n, $4, $5, $6 }' \
+	n="$WARM_RUNS" "$results"
+awk '$1 == "xfs" { print "# xfs rows: XFS with its own directory readahead, dirra not involved (off column)" ; exit }' "$results"
 # The CPU part of a listing is what a warm one costs; the rest of a cold one
 # is waiting for the device, which is what dirra can remove.
 for fs in $FILESYSTEMS; do
@@ -227,7 +293,7 @@ echo
 
 # target NAME MEASURED GOAL MET
 target() { echo "target dirra-$1: measured $2, goal $3: $([ "$4" = 1 ] && echo met || echo missed)"; }
-for fs in $FILESYSTEMS; do
+for fs in ${FILESYSTEMS//xfs/}; do
 	for t in cold-getdents/dm-delay cold-getdents/null_blk-qd1 warm-getdents/cached cold-ls-l/dm-delay; do
 		# A here-string: the guest has no /dev/fd for process substitution.
 		read -r off on <<<"$(awk -v f="$fs" -v t="${t%/*}" -v d="${t#*/}" \
@@ -235,14 +301,19 @@ for fs in $FILESYSTEMS; do
 		case $t in
 		cold-getdents/dm-delay) name=cold-getdents-$fs-dm-delay goal=">= 4x" ;;
 		cold-getdents/null_blk-qd1) name=cold-getdents-$fs-single-io goal="> 1x" ;;
-		warm-getdents/cached) name=warm-getdents-$fs goal="<= +2%" ;;
+		warm-getdents/cached)
+			name=warm-getdents-$fs goal="<= +2%"
+			# The median of the paired ratios, not the ratio of the medians.
+			read -r on q1 q3 <<<"$(awk -v f="$fs" '$1 == f && $3 == "warm-ratio" { print $4, $5, $6 }' "$results")" || true
+			off=1
+			;;
 		cold-ls-l/dm-delay) name=cold-ls-l-$fs-dm-delay goal=">= 2x" ;;
 		esac
 		if [ -z "${on:-}" ]; then
 			target "$name" "not measured" "$goal" 0
 		elif [ "$t" = warm-getdents/cached ]; then
-			target "$name" "$(awk "BEGIN { printf \"%+.1f%%\", ($on / $off - 1) * 100 }")" \
-				"$goal" "$(awk "BEGIN { print ($on <= $off * 1.02) }")"
+			target "$name" "$(awk "BEGIN { printf \"%+.1f%% (median of $WARM_RUNS paired ratios, quartiles %+.1f%%..%+.1f%%)\", ($on - 1) * 100, ($q1 - 1) * 100, ($q3 - 1) * 100 }")" \
+				"$goal" "$(awk "BEGIN { print ($on <= 1.02) }")"
 		else
 			min=${goal#* }
 			min=${min%x}

@@ -10,7 +10,7 @@ packages=(
 	clang-19 lld-19 llvm-19 libclang-19-dev
 	qemu-system-x86 busybox-static kmod bc flex bison libelf-dev libssl-dev
 	cpio make gcc gcc-multilib libc6-dev python3 python3-ply python3-git xz-utils rsync git
-	e2fsprogs attr perl
+	e2fsprogs attr perl xfsprogs
 )
 
 missing=()

@@ -564,6 +564,55 @@ TEST_F_TIMEOUT(dirra, identical_10000, 300)
 	check_identical(_metadata, &self->fs, self->dir, 10000);
 }
 
+/*
+ * Two directories filled in turns, so that their blocks interleave on the
+ * disk: dirra reads each directory's blocks with the blocks between them, in
+ * few requests (gap_pages counts those dropped or left aside), and the
+ * listings stay the same as without dirra.
+ */
+TEST_F_TIMEOUT(dirra, interleaved, 300)
+{
+	struct listing off, on;
+	char other[160], path[256];
+	long i, gap;
+
+	snprintf(other, sizeof(other), "%s/e", self->fs.mnt);
+	ASSERT_EQ(0, mkdir(self->dir, 0755));
+	ASSERT_EQ(0, mkdir(other, 0755));
+	for (i = 0; i < ENTRIES; i++) {
+		snprintf(path, sizeof(path), "%s/entry-%07ld", self->dir, i);
+		ASSERT_EQ(0, mknod(path, S_IFREG | 0644, 0));
+		snprintf(path, sizeof(path), "%s/entry-%07ld", other, i);
+		ASSERT_EQ(0, mknod(path, S_IFREG | 0644, 0));
+	}
+	sync();
+	ASSERT_EQ(0, set_param("enable", "0"));
+	ASSERT_EQ(0, fs_cold(&self->fs));
+	ASSERT_EQ(0, list_dir(self->dir, &off));
+	EXPECT_EQ((size_t)ENTRIES + 2, off.n);
+	ASSERT_EQ(0, set_param("enable", "1"));
+	ASSERT_EQ(0, set_param("gap", "8"));
+	ASSERT_EQ(0, fs_cold(&self->fs));
+	gap = stat_of("gap_pages");
+	ASSERT_GE(gap, 0);
+	ASSERT_EQ(0, list_dir(self->dir, &on));
+	EXPECT_TRUE(same_listing(&off, &on));
+	EXPECT_GT(wait_stat_above("gap_pages", gap, 2000), gap);
+	listing_free(&on);
+
+	/* Without joining reads: the same listing, no gap read. */
+	ASSERT_EQ(0, set_param("gap", "0"));
+	ASSERT_EQ(0, fs_cold(&self->fs));
+	gap = stat_of("gap_pages");
+	ASSERT_EQ(0, list_dir(self->dir, &on));
+	EXPECT_TRUE(same_listing(&off, &on));
+	usleep(200000);
+	EXPECT_EQ(gap, stat_of("gap_pages"));
+	set_param("gap", "8");
+	listing_free(&on);
+	listing_free(&off);
+}
+
 /* The counters move as Documentation/filesystems/dirra.rst says. */
 TEST_F_TIMEOUT(dirra, counters, 300)
 {
@@ -630,7 +679,7 @@ TEST_F_TIMEOUT(dirra, counters, 300)
 /* Statahead: 'ls -l' sees the same inodes with it, and its counters move. */
 TEST_F_TIMEOUT(dirra, statahead, 300)
 {
-	long pages, used, dirs;
+	long pages, used, dirs, lookups;
 	struct listing off, on;
 	size_t i;
 	bool same = true;
@@ -658,6 +707,18 @@ TEST_F_TIMEOUT(dirra, statahead, 300)
 	EXPECT_GT(wait_stat_above("statahead_pages", pages, 2000), pages + 16);
 	/* Audited when the listing ends: 'ls -l' looked the inodes up. */
 	EXPECT_GT(wait_stat_above("statahead_used", used, 5000), used);
+	listing_free(&on);
+
+	/* A listing without lstat(): dirra looks no name up ahead. */
+	ASSERT_EQ(0, fs_cold(&self->fs));
+	lookups = stat_of("statahead_lookups");
+	ASSERT_GE(lookups, 0);
+	dirs = stat_of("dirs_seen");
+	ASSERT_EQ(0, list_dir(self->dir, &on));
+	EXPECT_TRUE(same_listing(&off, &on));
+	EXPECT_EQ(dirs + 1, wait_stat_above("dirs_seen", dirs, 2000));
+	usleep(500000);
+	EXPECT_EQ(lookups, stat_of("statahead_lookups"));
 	listing_free(&off);
 	listing_free(&on);
 	set_param("statahead", "1");
@@ -860,7 +921,7 @@ TEST(bad_parameters)
 		{ "window", "0" }, { "window", "65537" }, { "window", "abc" },
 		{ "window", "-1" }, { "inflight", "0" }, { "inflight", "1025" },
 		{ "min_size", "4095" }, { "min_size", "4G" }, { "enable", "maybe" },
-		{ "ext4", "2x" }, { "statahead", "2" },
+		{ "ext4", "2x" }, { "statahead", "2" }, { "gap", "64" }, { "gap", "-1" },
 	};
 	long window = read_num(PARAMS "window");
 	size_t i;
@@ -878,6 +939,7 @@ TEST(bad_parameters)
 	ASSERT_EQ(0, module_unload());
 	EXPECT_EQ(-EINVAL, module_load("window=0"));
 	EXPECT_EQ(-EINVAL, module_load("inflight=100000"));
+	EXPECT_EQ(-EINVAL, module_load("gap=100"));
 	EXPECT_EQ(-ENOENT, access(PARAMS "window", F_OK) ? -errno : 0);
 	ASSERT_EQ(0, module_load("window=512"));
 	EXPECT_EQ(512, read_num(PARAMS "window"));
