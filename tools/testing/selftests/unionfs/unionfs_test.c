@@ -2057,6 +2057,17 @@ static char *describe_union(struct __test_metadata *_metadata, const char *mnt)
 	return t.buf;
 }
 
+/* Makes the upper and work directories of both unions (mount_rw()), left unmounted. */
+static void rw_dirs(struct __test_metadata *_metadata, struct unions *t, struct rw *rw,
+		    int layers)
+{
+	ASSERT_EQ(0, mount_rw(t, rw, layers));
+	ASSERT_EQ(0, sys_umount(t->u));
+	ASSERT_EQ(0, sys_umount(t->o));
+	t->u_mounted = false;
+	t->o_mounted = false;
+}
+
 /*
  * Layers written through unionfs read the same through overlayfs, and the
  * reverse: the same tree, contents, modes, owners and extended attributes.
@@ -2072,11 +2083,7 @@ TEST_F(union_fs, interchange)
 	ASSERT_EQ(0, put_dir(self->t.l[1], "gone"));
 	ASSERT_EQ(0, put_symlink(self->t.l[0], "link", "top"));
 	lower_opts(&self->t, 2, lower);
-	ASSERT_EQ(0, mount_rw(&self->t, &rw, 2));
-	ASSERT_EQ(0, sys_umount(self->t.u));
-	ASSERT_EQ(0, sys_umount(self->t.o));
-	self->t.u_mounted = false;
-	self->t.o_mounted = false;
+	rw_dirs(_metadata, &self->t, &rw, 2);
 
 	/* Written by unionfs, read by overlayfs. */
 	ASSERT_EQ(0, mount_one("unionfs", self->t.u, lower, rw.uu, rw.uw));
@@ -2434,11 +2441,7 @@ TEST_F(union_fs, metacopy_interchange)
 	ASSERT_EQ(0, put_dir(self->t.l[0], "d"));
 	both_metacopy = true;
 	lower_opts(&self->t, 2, lower);
-	ASSERT_EQ(0, mount_rw(&self->t, &rw, 2));
-	ASSERT_EQ(0, sys_umount(self->t.u));
-	ASSERT_EQ(0, sys_umount(self->t.o));
-	self->t.u_mounted = false;
-	self->t.o_mounted = false;
+	rw_dirs(_metadata, &self->t, &rw, 2);
 
 	/* Written by unionfs, read by overlayfs. */
 	ASSERT_EQ(0, mount_one("unionfs", self->t.u, lower, rw.uu, rw.uw));
