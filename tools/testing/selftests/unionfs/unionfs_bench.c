@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,19 @@ static void die(const char *what)
 {
 	perror(what);
 	exit(1);
+}
+
+/* Makes the directory the format names into p (256 bytes), or dies; returns p. */
+static char *mkdirf(char *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p, 256, fmt, ap);
+	va_end(ap);
+	if (mkdir(p, 0755))
+		die(p);
+	return p;
 }
 
 static double now(void)
@@ -69,15 +83,9 @@ static void make_layers(void)
 	int i;
 
 	for (i = 1; i <= 2; i++) {
-		snprintf(p, sizeof(p), "%s/l%d", base, i);
-		if (mkdir(p, 0755))
-			die(p);
-		snprintf(p, sizeof(p), "%s/l%d/s", base, i);
-		if (mkdir(p, 0755))
-			die(p);
-		snprintf(p, sizeof(p), "%s/l%d/r", base, i);
-		if (mkdir(p, 0755))
-			die(p);
+		mkdirf(p, "%s/l%d", base, i);
+		mkdirf(p, "%s/l%d/s", base, i);
+		mkdirf(p, "%s/l%d/r", base, i);
 	}
 	/* s: 10,000 small files, half in each layer, in one merged directory. */
 	for (i = 0; i < FILES; i++) {
@@ -96,9 +104,7 @@ static void mount_union(const char *type, const char *dir)
 {
 	char opts[256], p[256];
 
-	snprintf(p, sizeof(p), "%s/%s", base, dir);
-	if (mkdir(p, 0755))
-		die(p);
+	mkdirf(p, "%s/%s", base, dir);
 	snprintf(opts, sizeof(opts), "lowerdir=%s/l1:%s/l2", base, base);
 	if (syscall(__NR_mount, type, p, type, 0, opts))
 		die(type);
@@ -186,9 +192,7 @@ static void make_big(void)
 	char p[256];
 	int fd, i;
 
-	snprintf(p, sizeof(p), "%s/c", base);
-	if (mkdir(p, 0755))
-		die(p);
+	mkdirf(p, "%s/c", base);
 	snprintf(p, sizeof(p), "%s/c/big", base);
 	fd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
 	if (fd < 0)
@@ -206,15 +210,9 @@ static void mount_rw(const char *type, const char *dir)
 {
 	char opts[512], p[256];
 
-	snprintf(p, sizeof(p), "%s/%s-u", up, dir);
-	if (mkdir(p, 0755))
-		die(p);
-	snprintf(p, sizeof(p), "%s/%s-w", up, dir);
-	if (mkdir(p, 0755))
-		die(p);
-	snprintf(p, sizeof(p), "%s/%s", base, dir);
-	if (mkdir(p, 0755))
-		die(p);
+	mkdirf(p, "%s/%s-u", up, dir);
+	mkdirf(p, "%s/%s-w", up, dir);
+	mkdirf(p, "%s/%s", base, dir);
 	snprintf(opts, sizeof(opts), "lowerdir=%s/c,upperdir=%s/%s-u,workdir=%s/%s-w", base, up,
 		 dir, up, dir);
 	if (syscall(__NR_mount, type, p, type, 0, opts))
