@@ -299,6 +299,16 @@ static int mount_both(struct unions *self, int layers)
 	return 0;
 }
 
+/* Unmounts both unions: 0 or the first -errno; a union left mounted stays marked so. */
+static int unmount_both(struct unions *self)
+{
+	int eu = sys_umount(self->u), eo = sys_umount(self->o);
+
+	self->u_mounted = self->u_mounted && eu;
+	self->o_mounted = self->o_mounted && eo;
+	return eu ? eu : eo;
+}
+
 /* The two unions show the same tree; returns unionfs's description. */
 static char *same_tree(struct __test_metadata *_metadata, struct unions *self)
 {
@@ -787,10 +797,7 @@ TEST_F(union_fs, stat_dev_ino)
 		/* A merged directory has one link, as overlayfs says. */
 		EXPECT_EQ(1, root.st_nlink);
 	}
-	ASSERT_EQ(0, sys_umount(self->t.u));
-	self->t.u_mounted = false;
-	ASSERT_EQ(0, sys_umount(self->t.o));
-	self->t.o_mounted = false;
+	ASSERT_EQ(0, unmount_both(&self->t));
 
 	/* Each layer on a tmpfs of its own. */
 	for (i = 0; i < 2; i++) {
@@ -1596,10 +1603,7 @@ TEST_F(union_fs, copy_up_write)
 		free(same_tree(_metadata, &self->t));
 		free(same_upper(_metadata, &rw));
 
-		ASSERT_EQ(0, sys_umount(self->t.u));
-		ASSERT_EQ(0, sys_umount(self->t.o));
-		self->t.u_mounted = false;
-		self->t.o_mounted = false;
+		ASSERT_EQ(0, unmount_both(&self->t));
 		ASSERT_EQ(0, system(pathf(p, "rm -rf %s/uu %s/uw %s/ou %s/ow %s/l1/* %s/l2/*",
 					  self->t.base, self->t.base, self->t.base,
 					  self->t.base, self->t.base, self->t.base)));
@@ -2007,10 +2011,7 @@ TEST_F(union_fs, rw_ext4)
 	}
 	rw_scenario(_metadata, &self->t, 2, self->t.other);
 	/* The unions go first: the teardown unmounts ext4 after them. */
-	EXPECT_EQ(0, sys_umount(self->t.u));
-	EXPECT_EQ(0, sys_umount(self->t.o));
-	self->t.u_mounted = false;
-	self->t.o_mounted = false;
+	EXPECT_EQ(0, unmount_both(&self->t));
 }
 
 /* Changes of every kind, through the union mounted at m. */
@@ -2062,10 +2063,7 @@ static void rw_dirs(struct __test_metadata *_metadata, struct unions *t, struct 
 		    int layers)
 {
 	ASSERT_EQ(0, mount_rw(t, rw, layers));
-	ASSERT_EQ(0, sys_umount(t->u));
-	ASSERT_EQ(0, sys_umount(t->o));
-	t->u_mounted = false;
-	t->o_mounted = false;
+	ASSERT_EQ(0, unmount_both(t));
 }
 
 /*
@@ -2164,10 +2162,7 @@ TEST_F(union_fs, copy_up_enospc)
 	/* Nothing half-made is left in the work directory. */
 	EXPECT_EQ(0, rmdir(pathf(p, "%s/work", rw.uw)));
 	/* The unions go before their upper filesystem. */
-	EXPECT_EQ(0, sys_umount(self->t.u));
-	EXPECT_EQ(0, sys_umount(self->t.o));
-	self->t.u_mounted = false;
-	self->t.o_mounted = false;
+	EXPECT_EQ(0, unmount_both(&self->t));
 }
 
 /*
@@ -2383,10 +2378,7 @@ TEST_F(union_fs, metacopy_off)
 	EXPECT_EQ(hash_of(self->t.l[0], "big", &size), hash_of(rw.uu, "big", &size));
 	free(same_tree(_metadata, &self->t));
 	free(same_upper(_metadata, &rw));
-	ASSERT_EQ(0, sys_umount(self->t.u));
-	ASSERT_EQ(0, sys_umount(self->t.o));
-	self->t.u_mounted = false;
-	self->t.o_mounted = false;
+	ASSERT_EQ(0, unmount_both(&self->t));
 
 	/* Bad values fail alike. */
 	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s,metacopy=yes",
@@ -2591,10 +2583,7 @@ TEST_F(union_fs, metacopy_enospc)
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
 	free(same_tree(_metadata, &self->t));
 	EXPECT_EQ(0, rmdir(pathf(p, "%s/work", rw.uw)));
-	EXPECT_EQ(0, sys_umount(self->t.u));
-	EXPECT_EQ(0, sys_umount(self->t.o));
-	self->t.u_mounted = false;
-	self->t.o_mounted = false;
+	EXPECT_EQ(0, unmount_both(&self->t));
 }
 
 /*
