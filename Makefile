@@ -12,12 +12,13 @@
 #                   the benchmarks side by side in one boot
 #   make shell      boot the test kernel with an interactive shell
 #   make test T=x   run only test x of scripts/ferrite/tests.conf
+#   make soak       the long scale, stress and fuzz runs (soak.conf)
 
 S := scripts/ferrite
 
-.PHONY: all deps build demo check lint series bench shell test
+.PHONY: all deps build demo check soak lint series bench shell test
 
-all: build
+all: deps
 	@$(S)/demo.sh
 
 deps:
@@ -29,10 +30,13 @@ build: deps
 check:
 	@$(S)/check.sh
 
+soak:
+	@FERRITE_SUITE=soak $(S)/check.sh $(T)
+
 test:
 	@$(S)/check.sh $(T)
 
-lint: build
+lint: deps
 	@$(S)/lint.sh
 
 series: deps
@@ -41,5 +45,5 @@ series: deps
 bench: deps
 	@$(S)/bench.sh
 
-shell: build
+shell: deps
 	@$(S)/run-guest.sh --shell

@@ -15,7 +15,7 @@ if [ ${#benches[@]} -eq 0 ]; then
 	log "no benchmarks are registered yet (scripts/ferrite/benches.conf)"
 	exit 0
 fi
-"$FERRITE_SCRIPTS/build-kernel.sh"
+ensure_built
 log "benchmarks on the $FERRITE_FLAVOUR kernel"
 out=$(KBUILD)/ferrite-bench
 # run-guest.sh runs its arguments, joined, as a bash script line.

@@ -50,12 +50,9 @@ kmake -s headers_install >/dev/null
 log "kernel built in $(($(date +%s) - start)) s"
 
 # The kselftest programs of tests.conf, against this kernel's UAPI headers.
-for dir in $(awk -F'\t' '!/^#/ && NF >= 3 {
-		n = split($3, w, " ")
-		for (i = 1; i <= n; i++)
-			if (w[i] !~ /=/) { sub("^src:", "", w[i]); sub("/[^/]*$", "", w[i]); print w[i]; break }
-	}' \
-	"$FERRITE_SCRIPTS/tests.conf" | sort -u); do
+for dir in $(for conf in tests.conf soak.conf; do
+	"$FERRITE_SCRIPTS/testsconf.py" "$FERRITE_SCRIPTS/$conf" dirs
+done | sort -u); do
 	mkdir -p "$build/kselftest/$dir"
 	make -s -C "$(KTREE)/tools/testing/selftests/$dir" OUTPUT="$build/kselftest/$dir" \
 		KHDR_INCLUDES="-isystem $build/usr/include" all

@@ -76,12 +76,41 @@ PRISTINE() { echo "$(kver_dir)/pristine"; }
 KTREE() { echo "$(kver_dir)/tree"; }
 KBUILD() { echo "$(kver_dir)/build-$(build_key)"; }
 
-# Kernel builds of several work trees on one machine take turns: two at once
-# on a small machine only make both slower. Held until the caller exits.
-take_build_lock() {
+# Every checkout on this machine shares the work tree, the build directory
+# and the guest's result files: a run holds this lock from refreshing the
+# tree until it has read its results, so that what it reports belongs to
+# the checkout and commit that started it (and two kernel builds on a small
+# machine take turns instead of slowing each other). Scripts started under
+# a holder inherit it; it is released when the holder exits.
+take_run_lock() {
+	[ -z "${FERRITE_LOCKED:-}" ] || return 0
 	mkdir -p "$HOME/.cache"
-	exec 9>"${FERRITE_BUILD_LOCK:-$HOME/.cache/ferrite-build.lock}"
-	flock 9 || die "cannot take the build lock"
+	local lock=${FERRITE_BUILD_LOCK:-$HOME/.cache/ferrite-build.lock}
+	exec 9>"$lock"
+	if ! flock -n 9; then
+		log "another ferrite run holds $lock: waiting for it"
+		flock 9 || die "cannot take $lock"
+	fi
+	export FERRITE_LOCKED=1
+}
+take_build_lock() { take_run_lock; }
+
+# Build (incrementally) once per run, under the lock.
+ensure_built() {
+	take_run_lock
+	[ -z "${FERRITE_BUILT:-}" ] || return 0
+	"$FERRITE_SCRIPTS/build-kernel.sh"
+	export FERRITE_BUILT=1
+}
+
+# The commit a run tests, and whether the checkout had local changes.
+checkout_id() {
+	local id
+	id=$(git -C "$FERRITE_ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+	if [ -n "$(git -C "$FERRITE_ROOT" status --porcelain 2>/dev/null)" ]; then
+		id+=" with local changes"
+	fi
+	echo "$id ($FERRITE_ROOT)"
 }
 
 kmake() {

@@ -7,6 +7,7 @@
 # diagnostics that point into files this repository adds count.
 
 source "$(dirname "$0")/common.sh"
+ensure_built
 
 tree=$(KTREE)
 build=$(KBUILD)

@@ -30,6 +30,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$shell" ] || [ $# -gt 0 ] || die "usage: run-guest.sh [--timeout S] [--out DIR] [--shell] COMMAND..."
 
+ensure_built
 kernel=$(KBUILD)/arch/x86/boot/bzImage
 [ -f "$kernel" ] || die "no kernel at $kernel: run 'make' first"
 out=${out:-$(mktemp -d /tmp/ferrite-guest.XXXXXX)}
@@ -48,6 +49,9 @@ append+=" root=/dev/root rootfstype=9p ro"
 append+=" rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=512000"
 append+=" init=$FERRITE_SCRIPTS/guest-init.sh"
 append+=" kasan.fault=report kmemleak=on log_buf_len=16M"
+# TCG runs the kernel tens of times slower than hardware: report a CPU
+# stuck in the kernel after 60 s rather than 20.
+append+=" watchdog_thresh=30"
 # Extra kernel options for an experiment (e.g. kmemleak=off); empty in the suite.
 append+="${FERRITE_GUEST_APPEND:+ $FERRITE_GUEST_APPEND}"
 
