@@ -3,14 +3,34 @@
 # Print the problem reports in a guest run's kernel log, kmemleak report and
 # taint flags (files written by guest-init.sh into DIR). Prints nothing when
 # the run was clean.
+#
+# Filesystem errors count as reports too, except on a device a test has
+# announced as failing on purpose, with a kernel log line
+# "<test>: DEV fails writes on purpose: expect I/O errors".
 
 dir=$1
-pattern='WARNING:|BUG:|BUG |Oops|general protection fault|KASAN|UBSAN|'
+pattern='WARNING:|BUG:|BUG |Oops|general protection fault|KASAN|UBSAN|KFENCE|'
 pattern+='possible recursive locking|possible circular locking|'
 pattern+='inconsistent lock state|suspicious RCU usage|DEBUG_LOCKS_WARN_ON|'
-pattern+='trying to register non-static key|Kernel panic|kernel BUG|'
-pattern+='panicked at|rust_panic|Call Trace:|cut here|INFO: task .* blocked'
-grep -E -A20 "$pattern" "$dir/dmesg" | head -n 80
+pattern+='trying to register non-static key|Kernel panic|kernel BUG|ODEBUG|'
+pattern+='panicked at|rust_panic|Call Trace:|cut here|INFO: task .* blocked|'
+pattern+='soft lockup|hard LOCKUP|'
+pattern+='EXT4-fs error|EXT[24]-fs \([^)]*\): error'
+
+failing=$(grep -oE ': [a-z0-9-]+ fails (reads|writes|I/O) on purpose: expect I/O errors' \
+	"$dir/dmesg" | awk '{ print $2 }' | sort -u)
+log=$dir/dmesg
+if [ -n "$failing" ]; then
+	log=$(mktemp)
+	trap 'rm -f "$log"' EXIT
+	# Only the filesystem's own lines about those devices are dropped.
+	awk -v devs="$failing" '
+		BEGIN { n = split(devs, d, "\n") }
+		/EXT[24]-fs/ { for (i = 1; i <= n; i++)
+			if (index($0, "(device " d[i] ")") || index($0, "(" d[i] ")")) next }
+		{ print }' "$dir/dmesg" >"$log"
+fi
+grep -E -A20 "$pattern" "$log" | head -n 80
 if [ -s "$dir/kmemleak" ]; then
 	echo "kmemleak:"
 	head -n 60 "$dir/kmemleak"

@@ -192,6 +192,7 @@ FIXTURE(eio) {
 	char lower[PATH_LEN];
 	char img[2][PATH_LEN], loop[2][64], dm[2][64], ext[2][PATH_LEN];
 	char upper[2][PATH_LEN], work[2][PATH_LEN], mnt[2][PATH_LEN];
+	int dm_minor[2];
 	bool ext_mounted[2], mounted[2], base_mounted;
 	long tainted;
 };
@@ -261,6 +262,7 @@ FIXTURE_SETUP(eio)
 					  self->dm[k], sectors, self->loop[k])));
 		ASSERT_EQ(0, run_line(minor, sizeof(minor),
 				      "dmsetup info -c --noheadings -o minor %s", self->dm[k]));
+		self->dm_minor[k] = atoi(minor);
 		pathf(self->ext[k], "%s/ext%d", self->base, k);
 		ASSERT_EQ(0, mkdir(self->ext[k], 0755));
 		ASSERT_EQ(0, system(pathf(p, "mkfs.ext4 -q -F %s /dev/dm-%d && mount /dev/dm-%d %s",
@@ -317,6 +319,21 @@ static int eio_op(const char *op, const char *path)
 }
 
 /*
+ * Tell whoever reads the kernel log that the filesystem errors it is about
+ * to show for this device are the test's doing, not a bug.
+ */
+static void expect_io_errors(int minor)
+{
+	FILE *kmsg = fopen("/dev/kmsg", "w");
+
+	if (kmsg) {
+		fprintf(kmsg, "unionfs failure_test: dm-%d fails writes on purpose: "
+			"expect I/O errors\n", minor);
+		fclose(kmsg);
+	}
+}
+
+/*
  * A copy-up onto a device that fails writes returns the error overlayfs
  * returns, on the first try and on a second one, and changes nothing:
  * neither the lower file nor what the union shows, and no object appears in
@@ -339,6 +356,7 @@ TEST_F(eio, copy_up)
 		/* Down from the start (up 0 s, down 1 s): writes fail, reads work. */
 		ASSERT_EQ(0, system(pathf(p, flakey, self->dm[k], sectors, self->loop[k],
 					  self->dm[k])));
+		expect_io_errors(self->dm_minor[k]);
 	}
 	for (k = 0; k < 2; k++) {
 		err[k] = eio_op(variant->op, pathf(p, "%s/f", self->mnt[k]));
