@@ -5,8 +5,10 @@
 # the run was clean.
 #
 # Filesystem errors count as reports too, except on a device a test has
-# announced as failing on purpose, with a kernel log line
-# "<test>: DEV fails writes on purpose: expect I/O errors".
+# announced as broken on purpose, with a kernel log line such as
+# "<test>: DEV fails writes on purpose: expect I/O errors" or
+# "<test>: DEV is corrupt on purpose: expect filesystem errors" (any words
+# between DEV and "on purpose"). Reads past the end of a device always count.
 
 dir=$1
 pattern='WARNING:|BUG:|BUG |Oops|general protection fault|KASAN|UBSAN|KFENCE|'
@@ -14,10 +16,10 @@ pattern+='possible recursive locking|possible circular locking|'
 pattern+='inconsistent lock state|suspicious RCU usage|DEBUG_LOCKS_WARN_ON|'
 pattern+='trying to register non-static key|Kernel panic|kernel BUG|ODEBUG|'
 pattern+='panicked at|rust_panic|Call Trace:|cut here|INFO: task .* blocked|'
-pattern+='soft lockup|hard LOCKUP|'
+pattern+='soft lockup|hard LOCKUP|access beyond end of device|'
 pattern+='EXT4-fs error|EXT[24]-fs \([^)]*\): error'
 
-failing=$(grep -oE ': [a-z0-9-]+ fails (reads|writes|I/O) on purpose: expect I/O errors' \
+failing=$(grep -oE ': [a-z0-9-]+ [a-zA-Z/ ]* on purpose: expect [a-zA-Z/]+ errors' \
 	"$dir/dmesg" | awk '{ print $2 }' | sort -u)
 log=$dir/dmesg
 if [ -n "$failing" ]; then
