@@ -15,6 +15,10 @@
  *                                   one pass> <milliseconds of all>"
  *   dirra_bench lsl DIR             one pass, and lstat() every entry after
  *                                   each getdents64 call, as 'ls -l' does
+ *   dirra_bench waits DIR           one pass; print "<entries> <milliseconds>
+ *                                   <milliseconds off the CPU>": the time not
+ *                                   spent running, which for a cold listing
+ *                                   is the time spent waiting for reads
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -22,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -145,6 +150,27 @@ static int list(const char *dir, int stat_each, long repeat)
 	return 0;
 }
 
+static double cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+static int waits(const char *dir)
+{
+	double t0 = now_ms(), c0 = cpu_ms(), wall;
+	long entries = pass(dir, 0);
+
+	if (entries < 0)
+		return 1;
+	wall = now_ms() - t0;
+	printf("%ld %.1f %.1f\n", entries, wall, wall - (cpu_ms() - c0));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "populate"))
@@ -155,7 +181,10 @@ int main(int argc, char **argv)
 		return list(argv[2], 0, argc == 4 ? atol(argv[3]) : 1);
 	if (argc == 3 && !strcmp(argv[1], "lsl"))
 		return list(argv[2], 1, 1);
-	fprintf(stderr, "usage: %s populate ROOT D N | files ROOT D N | list DIR [R] | lsl DIR\n",
+	if (argc == 3 && !strcmp(argv[1], "waits"))
+		return waits(argv[2]);
+	fprintf(stderr,
+		"usage: %s populate ROOT D N | files ROOT D N | list DIR [R] | lsl DIR | waits DIR\n",
 		argv[0]);
 	return 2;
 }

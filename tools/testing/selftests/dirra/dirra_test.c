@@ -9,6 +9,10 @@
  * (after a remount and dropping caches) with dirra's "enable" parameter off
  * and on. Needs root, the dirra module loaded, and $KBUILD (the kernel build
  * directory) for the module load/unload tests.
+ *
+ * The "faults" tests fail allocations one after another (fail-nth) in
+ * loading dirra and in a listing it reads ahead: the load fails with ENOMEM
+ * and leaves nothing loaded, the listing fails with ENOMEM or is complete.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -29,6 +33,7 @@
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
+#include "../kselftest/fail_nth.h"
 
 #define PARAMS "/sys/module/dirra/parameters/"
 /*
@@ -944,6 +949,114 @@ TEST(bad_parameters)
 	ASSERT_EQ(0, module_load("window=512"));
 	EXPECT_EQ(512, read_num(PARAMS "window"));
 	ASSERT_EQ(0, set_param("window", "2048"));
+}
+
+/* Entries of the faults fixture's directory: several blocks, quick to make. */
+#define FAULT_ENTRIES 600
+
+FIXTURE(faults) {
+	struct fs fs;
+	char dir[128];
+	char min_size[32];
+	int nth;
+};
+
+FIXTURE_SETUP(faults)
+{
+	int fd;
+
+	self->nth = -1;
+	ASSERT_EQ(0, access(PARAMS "enable", W_OK)) TH_LOG("dirra is not loaded");
+	fd = open(PARAMS "min_size", O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_LT(0, read(fd, self->min_size, sizeof(self->min_size) - 1));
+	close(fd);
+	ASSERT_EQ(0, fs_make(&self->fs, "ext2", 2000));
+	snprintf(self->dir, sizeof(self->dir), "%s/d", self->fs.mnt);
+	ASSERT_EQ(0, populate(self->dir, FAULT_ENTRIES));
+	self->nth = fail_nth_open();
+	if (self->nth == -ENOENT)
+		SKIP(return, "no fault injection (fail-nth, failslab) in this kernel");
+	ASSERT_LE(0, self->nth);
+}
+
+FIXTURE_TEARDOWN(faults)
+{
+	if (self->nth >= 0)
+		close(self->nth);
+	if (access(PARAMS "enable", F_OK))
+		EXPECT_EQ(0, module_load(""));
+	set_param("min_size", self->min_size);
+	set_param("enable", "1");
+	fs_destroy(&self->fs);
+}
+
+/* The end of step n of a sweep with result ret: true when the sweep is over. */
+static bool fault_step_done(struct __test_metadata *_metadata, int nth, unsigned int n,
+			    int ret)
+{
+	int injected = fail_nth_disarm(nth);
+
+	EXPECT_LE(0, injected);
+	if (ret) {
+		EXPECT_EQ(1, injected) TH_LOG("point %u: %d without an injected failure", n, ret);
+		EXPECT_EQ(-ENOMEM, ret) TH_LOG("point %u", n);
+	}
+	return injected != 1;
+}
+
+TEST_F_TIMEOUT(faults, load, 300)
+{
+	unsigned int n;
+	int ret;
+
+	ASSERT_EQ(0, module_unload());
+	for (n = 1; n < 5000; n++) {
+		ASSERT_EQ(0, fail_nth_arm(self->nth, n));
+		ret = module_load("");
+		if (fault_step_done(_metadata, self->nth, n, ret))
+			break;
+		if (!ret) {
+			ASSERT_EQ(0, module_unload());
+		} else {
+			/* A failed load leaves no module behind. */
+			EXPECT_NE(0, access("/sys/module/dirra", F_OK)) TH_LOG("point %u", n);
+		}
+	}
+	ASSERT_EQ(0, ret);
+	EXPECT_EQ(0, access(PARAMS "enable", W_OK));
+	TH_LOG("loading dirra reached %u failure points", n - 1);
+}
+
+TEST_F_TIMEOUT(faults, listing, 300)
+{
+	struct listing want, l;
+	unsigned int n;
+	int ret;
+
+	/* Every directory of a block or more is read ahead. */
+	ASSERT_EQ(0, set_param("min_size", "4096"));
+	ASSERT_EQ(0, set_param("enable", "0"));
+	ASSERT_EQ(0, fs_cold(&self->fs));
+	ASSERT_EQ(0, list_dir(self->dir, &want));
+	EXPECT_TRUE(complete_listing(&want, FAULT_ENTRIES));
+	ASSERT_EQ(0, set_param("enable", "1"));
+	for (n = 1; n < 5000; n++) {
+		ASSERT_EQ(0, fs_cold(&self->fs));
+		ASSERT_EQ(0, fail_nth_arm(self->nth, n));
+		ret = list_dir(self->dir, &l);
+		if (fault_step_done(_metadata, self->nth, n, ret)) {
+			EXPECT_TRUE(same_listing(&want, &l));
+			listing_free(&l);
+			break;
+		}
+		if (!ret)
+			EXPECT_TRUE(same_listing(&want, &l)) TH_LOG("point %u", n);
+		listing_free(&l);
+	}
+	ASSERT_EQ(0, ret);
+	TH_LOG("a listing read ahead reached %u failure points", n - 1);
+	listing_free(&want);
 }
 
 TEST_HARNESS_MAIN

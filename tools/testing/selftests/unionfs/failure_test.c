@@ -5,7 +5,9 @@
  * copy-up killed by SIGKILL or interrupted by a caught signal half-way.
  * Each must return an error (the same as overlayfs's), leave the lower file
  * and the union's view as they were, and leave no partial object in the
- * upper layer or the work directory.
+ * upper layer or the work directory. The same holds for allocation failures,
+ * made one after another (fail-nth) in a mount, a copy-up and a merged
+ * directory listing.
  *
  * Needs root, overlay.ko, unionfs.ko and dm-flakey.ko loaded, losetup,
  * dmsetup and mkfs.ext4.
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
+#include "../kselftest/fail_nth.h"
 #include "unionfs_util.h"
 
 #define MIB (1024 * 1024)
@@ -720,6 +723,204 @@ TEST_F(sigkill, metacopy_data)
 		EXPECT_EQ(0, count_entries(pathf(p, "%s/work", self->work[k]), NULL, 0));
 	}
 	EXPECT_EQ(0, check_data(pathf(p, "%s/big", self->lower), BIG_SIZE, 2));
+}
+
+/*
+ * Allocation failures, one after another (fail-nth), in a mount, a copy-up
+ * and a merged directory listing of each union, on layers on tmpfs: each
+ * failure gives ENOMEM and leaves the union as it was; the kmemleak scan and
+ * the kernel log checks of the run catch what is left behind.
+ */
+
+/* Lower files for the copy-up sweep: more than its failure points. */
+#define FAULT_FILES 400
+#define FAULT_ENTRIES 20
+
+FIXTURE(fault) {
+	char base[64];
+	char lower[PATH_LEN];
+	char up[2][PATH_LEN], upper[2][PATH_LEN], work[2][PATH_LEN], mnt[2][PATH_LEN];
+	bool base_mounted, mounted[2];
+	int nth;
+	long tainted;
+};
+
+FIXTURE_SETUP(fault)
+{
+	char p[PATH_LEN];
+	int k, i;
+
+	self->nth = -1;
+	self->tainted = read_tainted();
+	snprintf(self->base, sizeof(self->base), "/tmp/unionfs-fault-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->base));
+	ASSERT_EQ(0, sys_mount("tmpfs", self->base, "tmpfs", 0, NULL));
+	self->base_mounted = true;
+	pathf(self->lower, "%s/lower", self->base);
+	ASSERT_EQ(0, mkdir(self->lower, 0755));
+	ASSERT_EQ(0, mkdir(pathf(p, "%s/d", self->lower), 0755));
+	for (i = 0; i < FAULT_ENTRIES; i++)
+		ASSERT_EQ(0, put_data(pathf(p, "%s/d/lower-%d", self->lower, i), 0, 0));
+	for (i = 0; i < FAULT_FILES; i++)
+		ASSERT_EQ(0, put_data(pathf(p, "%s/c%d", self->lower, i), 8192, i));
+	for (k = 0; k < 2; k++) {
+		pathf(self->up[k], "%s/up%d", self->base, k);
+		ASSERT_EQ(0, mkdir(self->up[k], 0755));
+		ASSERT_EQ(0, make_union(k, self->base, self->up[k], self->lower, self->upper[k],
+					self->work[k], self->mnt[k]));
+		self->mounted[k] = true;
+		/* d is merged: entries in both layers. */
+		for (i = 0; i < FAULT_ENTRIES; i++)
+			ASSERT_EQ(0, put_data(pathf(p, "%s/d/upper-%d", self->mnt[k], i), 0, 0));
+	}
+	self->nth = fail_nth_open();
+	if (self->nth == -ENOENT)
+		SKIP(return, "no fault injection (fail-nth, failslab) in this kernel");
+	ASSERT_LE(0, self->nth);
+}
+
+FIXTURE_TEARDOWN(fault)
+{
+	int k;
+
+	if (self->nth >= 0)
+		close(self->nth);
+	for (k = 0; k < 2; k++)
+		if (self->mounted[k])
+			EXPECT_EQ(0, sys_umount(self->mnt[k]));
+	if (self->base_mounted)
+		EXPECT_EQ(0, sys_umount(self->base));
+	rmdir(self->base);
+	EXPECT_EQ(self->tainted, read_tainted());
+}
+
+/*
+ * The end of step n of a sweep whose result is ret (0 or -errno): true when
+ * the step did not reach its nth failure point, which ends the sweep.
+ */
+static bool fault_step_done(struct __test_metadata *_metadata, int nth, int which,
+			    unsigned int n, int ret)
+{
+	int injected = fail_nth_disarm(nth);
+
+	EXPECT_LE(0, injected);
+	if (ret) {
+		EXPECT_EQ(1, injected) TH_LOG("%s, point %u: %d without an injected failure",
+					      fs_type[which], n, ret);
+		EXPECT_EQ(-ENOMEM, ret) TH_LOG("%s, point %u", fs_type[which], n);
+	}
+	return injected != 1;
+}
+
+TEST_F(fault, mount)
+{
+	char mnt[PATH_LEN], p[PATH_LEN];
+	unsigned int n;
+	struct stat st;
+	int k, ret;
+
+	for (k = 0; k < 2; k++) {
+		ASSERT_EQ(0, mkdir(pathf(mnt, "%s/m%d", self->base, k), 0755));
+		pathf(p, "%s/c0", mnt);
+		for (n = 1; n < 5000; n++) {
+			ASSERT_EQ(0, fail_nth_arm(self->nth, n));
+			ret = mount_union(k, mnt, self->lower, self->upper[k], self->work[k], false);
+			if (fault_step_done(_metadata, self->nth, k, n, ret))
+				break;
+			if (!ret) {
+				EXPECT_EQ(0, sys_umount(mnt));
+			} else {
+				/* Nothing is mounted there. */
+				EXPECT_EQ(-1, stat(p, &st)) TH_LOG("%s, point %u", fs_type[k], n);
+			}
+		}
+		ASSERT_EQ(0, ret);
+		EXPECT_EQ(0, stat(p, &st));
+		EXPECT_EQ(0, sys_umount(mnt));
+		TH_LOG("%s: mount reached %u failure points", fs_type[k], n - 1);
+	}
+}
+
+TEST_F(fault, copy_up)
+{
+	char p[PATH_LEN], name[256];
+	unsigned int n;
+	struct stat st;
+	int k, fd;
+
+	for (k = 0; k < 2; k++) {
+		for (n = 1; n < FAULT_FILES; n++) {
+			pathf(p, "%s/c%u", self->mnt[k], n);
+			ASSERT_EQ(0, fail_nth_arm(self->nth, n));
+			fd = open(p, O_WRONLY);
+			if (fault_step_done(_metadata, self->nth, k, n, fd < 0 ? -errno : 0)) {
+				EXPECT_LE(0, fd);
+				close(fd);
+				break;
+			}
+			if (fd >= 0) {
+				close(fd);
+				continue;
+			}
+			/* The union shows the lower file; the upper layer has none. */
+			EXPECT_EQ(0, check_data(p, 8192, n)) TH_LOG("%s, point %u", fs_type[k], n);
+			EXPECT_EQ(-1, lstat(pathf(p, "%s/c%u", self->upper[k], n), &st));
+			name[0] = 0;
+			EXPECT_EQ(0, count_entries(pathf(p, "%s/work", self->work[k]), name,
+						   sizeof(name)))
+				TH_LOG("%s, point %u: work directory holds %s", fs_type[k], n, name);
+		}
+		ASSERT_LT(n, FAULT_FILES);
+		TH_LOG("%s: copy-up reached %u failure points", fs_type[k], n - 1);
+	}
+}
+
+/* Lists path with getdents64: the number of entries besides . and .., or -errno. */
+static int list_entries(const char *path)
+{
+	char buf[4096];
+	int fd = open(path, O_RDONLY | O_DIRECTORY), n = 0;
+	long len, off;
+
+	if (fd < 0)
+		return -errno;
+	while ((len = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (off = 0; off < len;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+
+			if (strcmp(d->d_name, ".") && strcmp(d->d_name, ".."))
+				n++;
+			off += d->d_reclen;
+		}
+	}
+	if (len < 0)
+		n = -errno;
+	close(fd);
+	return n;
+}
+
+TEST_F(fault, merged_readdir)
+{
+	char p[PATH_LEN];
+	unsigned int n;
+	int k, ret;
+
+	for (k = 0; k < 2; k++) {
+		pathf(p, "%s/d", self->mnt[k]);
+		for (n = 1; n < 5000; n++) {
+			/* Cold: the merge is made anew, not taken from a cache. */
+			ASSERT_EQ(0, fail_nth_write("/proc/sys/vm/drop_caches", "3"));
+			ASSERT_EQ(0, fail_nth_arm(self->nth, n));
+			ret = list_entries(p);
+			if (fault_step_done(_metadata, self->nth, k, n, ret < 0 ? ret : 0))
+				break;
+			if (ret >= 0)
+				EXPECT_EQ(2 * FAULT_ENTRIES, ret) TH_LOG("%s, point %u",
+									fs_type[k], n);
+		}
+		EXPECT_EQ(2 * FAULT_ENTRIES, ret);
+		TH_LOG("%s: merged listing reached %u failure points", fs_type[k], n - 1);
+	}
 }
 
 TEST_HARNESS_MAIN
