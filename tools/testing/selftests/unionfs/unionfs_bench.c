@@ -10,7 +10,8 @@
  * (open for appending and write one byte) and chmod of the file, with the
  * bytes the chmod wrote to the upper layer (growth of its tmpfs's usage).
  * unionfs runs with its defaults (metacopy=on), overlayfs with its own
- * (metacopy=off).
+ * (metacopy=off) and, as the fairer baseline for these two rows, with
+ * metacopy=on; the ratio targets compare with the faster of the two.
  *
  * Each time is the best of 3 runs. Prints a table and one "target" line
  * per operation: unionfs must take at most 1.1 times overlayfs's time, and
@@ -205,16 +206,19 @@ static void make_big(void)
 	close(fd);
 }
 
-/* Mounts a writable union of type on base/dir over c, its upper layer in up. */
-static void mount_rw(const char *type, const char *dir)
+/*
+ * Mounts a writable union of type on base/dir over c, its upper layer in up,
+ * with the options extra ("" or ",option...").
+ */
+static void mount_rw(const char *type, const char *dir, const char *extra)
 {
 	char opts[512], p[256];
 
 	mkdirf(p, "%s/%s-u", up, dir);
 	mkdirf(p, "%s/%s-w", up, dir);
 	mkdirf(p, "%s/%s", base, dir);
-	snprintf(opts, sizeof(opts), "lowerdir=%s/c,upperdir=%s/%s-u,workdir=%s/%s-w", base, up,
-		 dir, up, dir);
+	snprintf(opts, sizeof(opts), "lowerdir=%s/c,upperdir=%s/%s-u,workdir=%s/%s-w%s", base,
+		 up, dir, up, dir, extra);
 	if (syscall(__NR_mount, type, p, type, 0, opts))
 		die(type);
 }
@@ -241,14 +245,14 @@ static long long up_used(void)
 }
 
 /* Opens the lower 64 MiB file for appending and writes one byte: the copy-up. */
-static double copy_up_once(const char *type, const char *dir)
+static double copy_up_once(const char *type, const char *dir, const char *extra)
 {
 	char p[256];
 	struct stat st;
 	double t;
 	int fd;
 
-	mount_rw(type, dir);
+	mount_rw(type, dir, extra);
 	snprintf(p, sizeof(p), "%s/%s/big", base, dir);
 	t = now();
 	fd = open(p, O_WRONLY | O_APPEND);
@@ -263,14 +267,15 @@ static double copy_up_once(const char *type, const char *dir)
 }
 
 /* chmod of the lower 64 MiB file; *written gets the growth of the upper layer. */
-static double chmod_once(const char *type, const char *dir, long long *written)
+static double chmod_once(const char *type, const char *dir, const char *extra,
+			 long long *written)
 {
 	char p[256];
 	long long before;
 	struct stat st;
 	double t;
 
-	mount_rw(type, dir);
+	mount_rw(type, dir, extra);
 	snprintf(p, sizeof(p), "%s/%s/big", base, dir);
 	before = up_used();
 	t = now();
@@ -286,7 +291,8 @@ static double chmod_once(const char *type, const char *dir, long long *written)
 
 struct row {
 	const char *name, *what;
-	double u, o;
+	/* unionfs, overlayfs, overlayfs with metacopy=on (copy-up and chmod only) */
+	double u, o, om;
 };
 
 int main(void)
@@ -299,7 +305,7 @@ int main(void)
 		{ "copy-up-64m", "copy-up of a 64 MiB file (append one byte)" },
 		{ "chmod-64m", "chmod of a 64 MiB lower file" },
 	};
-	long long wu = 0, wo = 0, w;
+	long long wu = 0, wo = 0, wom = 0, w;
 	double t;
 	int i;
 
@@ -345,24 +351,24 @@ int main(void)
 	for (i = 4; i < 6; i++) {
 		rows[i].u = 1e9;
 		rows[i].o = 1e9;
+		rows[i].om = 1e9;
 	}
-	/* The two take turns at going first. */
-	for (i = 0; i < 2 * RUNS; i++) {
-		bool overlay = (i + i / 2) % 2;
+	/* The three take turns at going first. */
+	for (i = 0; i < 3 * RUNS; i++) {
+		static const char *const types[] = { "unionfs", "overlay", "overlay" };
+		static const char *const extras[] = { "", "", ",metacopy=on" };
+		static const char *const dirs[][2] = { { "cu", "mu" }, { "co", "mo" },
+						       { "cm", "mm" } };
+		int k = (i + i / 3) % 3;
+		double *copy = k == 0 ? &rows[4].u : k == 1 ? &rows[4].o : &rows[4].om;
+		double *mode = k == 0 ? &rows[5].u : k == 1 ? &rows[5].o : &rows[5].om;
+		long long *most = k == 0 ? &wu : k == 1 ? &wo : &wom;
 
-		if (overlay) {
-			t = copy_up_once("overlay", "co");
-			rows[4].o = t < rows[4].o ? t : rows[4].o;
-			t = chmod_once("overlay", "mo", &w);
-			rows[5].o = t < rows[5].o ? t : rows[5].o;
-			wo = w > wo ? w : wo;
-		} else {
-			t = copy_up_once("unionfs", "cu");
-			rows[4].u = t < rows[4].u ? t : rows[4].u;
-			t = chmod_once("unionfs", "mu", &w);
-			rows[5].u = t < rows[5].u ? t : rows[5].u;
-			wu = w > wu ? w : wu;
-		}
+		t = copy_up_once(types[k], dirs[k][0], extras[k]);
+		*copy = t < *copy ? t : *copy;
+		t = chmod_once(types[k], dirs[k][1], extras[k], &w);
+		*mode = t < *mode ? t : *mode;
+		*most = w > *most ? w : *most;
 	}
 
 	printf("%-56s %12s %12s %7s\n", "unionfs vs overlayfs (best of 3, ms)",
@@ -372,11 +378,21 @@ int main(void)
 		       rows[i].o * 1e3, rows[i].u / rows[i].o);
 	printf("%-56s %12lld %12lld\n", "bytes the chmod wrote to the upper layer (most of 3)",
 	       wu, wo);
+	printf("%-56s %12s %12s %7s\n", "the same against overlayfs with metacopy=on",
+	       "unionfs", "metacopy=on", "ratio");
+	for (i = 4; i < 6; i++)
+		printf("%-56s %12.1f %12.1f %7.2f\n", rows[i].what, rows[i].u * 1e3,
+		       rows[i].om * 1e3, rows[i].u / rows[i].om);
+	printf("%-56s %12lld %12lld\n", "bytes the chmod wrote to the upper layer (most of 3)",
+	       wu, wom);
 	for (i = 0; i < 6; i++) {
-		double ratio = rows[i].u / rows[i].o;
+		/* The fairest baseline: overlayfs at its fastest setting. */
+		double base = i >= 4 && rows[i].om < rows[i].o ? rows[i].om : rows[i].o;
+		double ratio = rows[i].u / base;
 
-		printf("target unionfs-%s: measured %.2fx overlayfs, goal 1.10x: %s\n",
-		       rows[i].name, ratio, ratio <= 1.10 ? "met" : "missed");
+		printf("target unionfs-%s: measured %.2fx overlayfs%s, goal 1.10x: %s\n",
+		       rows[i].name, ratio, base == rows[i].om ? " metacopy=on" : "",
+		       ratio <= 1.10 ? "met" : "missed");
 	}
 	printf("target unionfs-chmod-64m-bytes: measured %lld bytes written, goal 0 bytes: %s\n",
 	       wu, wu == 0 ? "met" : "missed");
