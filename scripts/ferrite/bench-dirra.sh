@@ -13,10 +13,11 @@
 # (null_blk, memory-backed, queue depth 1, timer completion after DELAY_MS).
 # One directory is listed cold (remount and drop caches first) with getdents(),
 # dirra off and on (COLD_RUNS times each, off and on in turns; the median);
-# and warm, to see dirra's overhead: WARM_RUNS pairs of
-# samples, off and on back to back (which of them first alternates), each pair
-# giving a ratio on/off; the median ratio is the overhead, its quartiles the
-# spread (pairs cancel the slow drifts of a shared host). Cold 'ls -l'
+# and warm, to see dirra's overhead: WARM_RUNS rounds of samples with dirra
+# not loaded, loaded but off, and on, back to back (which goes first
+# rotates), each round giving a ratio on/not loaded; the median ratio is the
+# overhead, its quartiles the spread (rounds cancel the slow drifts of a
+# shared host). Cold 'ls -l'
 # (getdents, and lstat() of each entry) is measured on D more directories of
 # F empty files each (an inode each, also created round-robin), dirra off and
 # on with statahead.
@@ -171,32 +172,47 @@ cold() {
 	done | paste -sd' '
 }
 
-# warm DEV FS: cached getdents() passes, dirra off and on back to back in
-# WARM_RUNS pairs (the first of each pair alternates); a sample is WARM_PASSES
-# passes on ext2 (a pass takes some 20 ms, too short to time alone against
-# the noise of emulation), divided back to one pass. Prints the median off,
-# the median on, and the median and quartiles of the ratios on/off of the
-# pairs.
+# warm DEV FS: cached getdents() passes in WARM_RUNS rounds of three
+# samples back to back: dirra not loaded, loaded with enable=0 (its probe
+# still registered), and on (which goes first rotates); a sample is
+# WARM_PASSES passes on ext2 (a pass takes some 20 ms, too short to time
+# alone against the noise of emulation), divided back to one pass. Prints
+# the medians not loaded and on, and the median and quartiles of the
+# rounds' ratios on/not loaded: the fairest baseline is the kernel without
+# dirra at all.
 warm() {
-	local dev=$1 fs=$2 e i passes=1 off on
+	local dev=$1 fs=$2 e i passes=1 order col name
 	[ "$fs" = ext4 ] || passes=$WARM_PASSES
 	mount -t "$fs" -o ro "$dev" "$mnt"
 	"$tool" list "$mnt/d0" >/dev/null
 	for i in $(seq "$WARM_RUNS"); do
-		for e in $([ $((i % 2)) = 0 ] && echo 0 1 || echo 1 0); do
-			echo $e >$param/enable
+		case $((i % 3)) in
+		0) order="u 0 1" ;;
+		1) order="0 1 u" ;;
+		*) order="1 u 0" ;;
+		esac
+		for e in $order; do
+			if [ "$e" = u ]; then
+				rmmod dirra
+			else
+				echo "$e" >$param/enable
+			fi
 			out=$("$tool" list "$mnt/d0" "$passes")
 			eval "t$e=${out#* }"
+			[ "$e" != u ] || insmod "$kbuild/fs/dirra/dirra.ko"
 		done
-		# shellcheck disable=SC2154 # t0 and t1 are set by the eval above
-		echo "$(awk "BEGIN { printf \"%.3f %.3f %.5f\", $t0 / $passes, $t1 / $passes, $t1 / $t0 }")"
+		# shellcheck disable=SC2154 # tu, t0 and t1 are set by the eval above
+		echo "$(awk "BEGIN { printf \"%.3f %.3f %.3f %.5f %.5f\", $tu / $passes, $t0 / $passes, $t1 / $passes, $t1 / $tu, $t0 / $tu }")"
 	done >"$work/warm"
 	echo 1 >$param/enable
 	umount "$mnt"
-	off=$(awk '{ print $1 }' "$work/warm" | median)
-	on=$(awk '{ print $2 }' "$work/warm" | median)
-	echo "# $fs warm enable=0: median $off ms, spread $(awk '{ print $1 }' "$work/warm" | spread) ms; enable=1: median $on ms, spread $(awk '{ print $2 }' "$work/warm" | spread) ms; $WARM_RUNS pairs of $passes passes" >&2
-	echo "$off $on $(awk '{ print $3 }' "$work/warm" | quartiles)"
+	for col in 1:unloaded 2:enable=0 3:enable=1; do
+		name=${col#*:}
+		col=${col%%:*}
+		echo "# $fs warm $name: median $(awk -v c="$col" '{ print $c }' "$work/warm" | median) ms, spread $(awk -v c="$col" '{ print $c }' "$work/warm" | spread) ms" >&2
+	done
+	echo "# $fs warm: enable=0 / not loaded, median of $WARM_RUNS rounds: $(awk '{ print $5 }' "$work/warm" | median); $passes passes a sample" >&2
+	echo "$(awk '{ print $1 }' "$work/warm" | median) $(awk '{ print $3 }' "$work/warm" | median) $(awk '{ print $4 }' "$work/warm" | quartiles)"
 }
 
 results=$work/results
@@ -273,8 +289,9 @@ awk '$3 != "warm-ratio" {
 		printf "%-5s %-13s %-14s %10.1f %10.1f %9.3f\n", $1, $2, $3, $4, $5, $5 / $4
 }' "$results"
 echo
-awk '$3 == "warm-ratio" { printf "# %s warm: on/off of %s pairs: median %.4f, quartiles %.4f..%.4f\n", $1, n, $4, $5, $6 }' \
+awk '$3 == "warm-ratio" { printf "# %s warm: on/not loaded of %s rounds: median %.4f, quartiles %.4f..%.4f\n", $1, n, $4, $5, $6 }' \
 	n="$WARM_RUNS" "$results"
+echo "# warm-getdents rows: the off column is dirra not loaded, the fairest baseline"
 awk '$1 == "xfs" { print "# xfs rows: XFS with its own directory readahead, dirra not involved (off column)" ; exit }' "$results"
 # The CPU part of a listing is what a warm one costs; the rest of a cold one
 # is waiting for the device, which is what dirra can remove.
