@@ -330,8 +330,9 @@ static void expect_io_errors(int minor)
 	FILE *kmsg = fopen("/dev/kmsg", "w");
 
 	if (kmsg) {
-		fprintf(kmsg, "unionfs failure_test: dm-%d fails writes on purpose: "
-			"expect I/O errors\n", minor);
+		fprintf(kmsg,
+			"unionfs failure_test: dm-%d fails writes on purpose: expect I/O errors\n",
+			minor);
 		fclose(kmsg);
 	}
 }
