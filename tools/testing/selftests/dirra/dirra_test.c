@@ -177,8 +177,8 @@ static int fs_make_ex(struct fs *fs, const char *type, const char *block, long i
 	/* Inode tables plus about 64 bytes of directory per entry. */
 	snprintf(size, sizeof(size), "%ldk", 32768 + (inodes * (256 + 64) + entries * 64) / 1024);
 	{
-		char *const argv[] = { "mke2fs", "-q", "-F", "-t", (char *)type, "-b", (char *)block,
-				 "-N", ninodes, fs->img, size,
+		char *const argv[] = { "mke2fs", "-q", "-F", "-t", (char *)type,
+				 "-b", (char *)block, "-N", ninodes, fs->img, size,
 				 features ? "-O" : NULL, (char *)features, NULL };
 
 		if (run(argv))

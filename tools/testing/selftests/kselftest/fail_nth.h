@@ -28,6 +28,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
 static inline int fail_nth_write(const char *path, const char *value)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
@@ -62,7 +66,7 @@ static inline int fail_nth_open(void)
 	unsigned int i;
 	int fd, ret;
 
-	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
 		snprintf(path, sizeof(path), "/sys/kernel/debug/%s", knobs[i][0]);
 		ret = fail_nth_write(path, knobs[i][1]);
 		if (ret)

@@ -50,14 +50,14 @@ FIXTURE_TEARDOWN(sweep)
 }
 
 /* The end of a sweep step: ret is the step's result (-errno on failure). */
-static bool step_done(struct __test_metadata *_metadata, FIXTURE_DATA(sweep) *self,
+static bool step_done(struct __test_metadata *_metadata, int nth, int *failures,
 		      unsigned int n, int ret)
 {
-	int injected = fail_nth_disarm(self->nth);
+	int injected = fail_nth_disarm(nth);
 
 	EXPECT_LE(0, injected);
 	if (ret) {
-		self->failures++;
+		(*failures)++;
 		EXPECT_EQ(1, injected) TH_LOG("point %u: failed (%d) without an injected failure",
 					      n, ret);
 		EXPECT_EQ(-ENOMEM, ret) TH_LOG("point %u", n);
@@ -73,7 +73,7 @@ TEST_F(sweep, create_vm)
 	for (n = 1; n < MAX_POINTS; n++) {
 		ASSERT_EQ(0, fail_nth_arm(self->nth, n));
 		vm = ioctl(self->dev, KVM_CREATE_VM, 0);
-		if (step_done(_metadata, self, n, vm < 0 ? -errno : 0))
+		if (step_done(_metadata, self->nth, &self->failures, n, vm < 0 ? -errno : 0))
 			break;
 		if (vm >= 0)
 			close(vm);
@@ -94,7 +94,7 @@ TEST_F(sweep, create_vcpu)
 		ASSERT_LE(0, vm);
 		ASSERT_EQ(0, fail_nth_arm(self->nth, n));
 		vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
-		if (step_done(_metadata, self, n, vcpu < 0 ? -errno : 0)) {
+		if (step_done(_metadata, self->nth, &self->failures, n, vcpu < 0 ? -errno : 0)) {
 			EXPECT_LE(0, vcpu);
 			close(vcpu);
 			close(vm);
@@ -132,7 +132,7 @@ TEST_F(sweep, memslot)
 		ASSERT_LE(0, vm);
 		ASSERT_EQ(0, fail_nth_arm(self->nth, n));
 		ret = ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) ? -errno : 0;
-		if (step_done(_metadata, self, n, ret)) {
+		if (step_done(_metadata, self->nth, &self->failures, n, ret)) {
 			close(vm);
 			break;
 		}
@@ -206,7 +206,7 @@ TEST_F(sweep, run_guest)
 		ASSERT_EQ(0, vcpu_set_entry(&vcpu, 0x1000, 0));
 		ASSERT_EQ(0, fail_nth_arm(self->nth, n));
 		exit = run_real_mode(&vcpu, text, sizeof(text), &failed);
-		done = step_done(_metadata, self, n, failed);
+		done = step_done(_metadata, self->nth, &self->failures, n, failed);
 		EXPECT_EQ(KVM_EXIT_HLT, exit) TH_LOG("point %u", n);
 		EXPECT_STREQ("helloworld", text) TH_LOG("point %u", n);
 		vcpu_destroy(&vcpu);
