@@ -2,6 +2,7 @@
 
 #ifdef CONFIG_X86_64
 
+#include <asm/cpuid.h>
 #include <asm/msr.h>
 #include <linux/cpufeature.h>
 #include <linux/io.h>
@@ -19,6 +20,11 @@ u64 rust_helper_rdmsrl(u32 msr)
 void rust_helper_wrmsrl(u32 msr, u64 val)
 {
 	wrmsrl(msr, val);
+}
+
+unsigned int rust_helper_cpuid_ebx(unsigned int op)
+{
+	return cpuid_ebx(op);
 }
 
 bool rust_helper_boot_cpu_has(u16 feature)

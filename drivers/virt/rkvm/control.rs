@@ -113,7 +113,7 @@ fn set_cr0(vcpu: &mut VcpuState, value: u64) -> bool {
     regs.cr0 = value;
     regs.update_hardware_control();
     if changed & (CR0_PG | CR0_WP | CR0_PE) != 0 {
-        vcpu.mmu.drop_all(&vcpu.stats);
+        vcpu.drop_translations();
     }
     true
 }
@@ -124,8 +124,9 @@ fn set_cr3(vcpu: &mut VcpuState, value: u64) -> bool {
     }
     vcpu.regs.cr3 = value;
     vcpu.stats.inc(Stat::Cr3Writes);
-    // The baseline keeps nothing across address spaces.
-    vcpu.mmu.drop_all(&vcpu.stats);
+    // The baseline keeps nothing across address spaces; the flush of the guest's TLB is
+    // what the architecture asks of every CR3 write, whatever the shadow tables keep.
+    vcpu.drop_translations();
     true
 }
 
@@ -136,7 +137,7 @@ fn set_cr4(vcpu: &mut VcpuState, value: u64) -> bool {
     }
     regs.cr4 = value;
     regs.update_hardware_control();
-    vcpu.mmu.drop_all(&vcpu.stats);
+    vcpu.drop_translations();
     true
 }
 
@@ -187,13 +188,13 @@ pub(crate) fn dr_exit(vcpu: &mut VcpuState, vm: &Vm) -> Result<Option<UserExit>>
     Ok(None)
 }
 
-/// `INVLPG`: the baseline drops every shadow mapping, which flushes the page too.
+/// `INVLPG`: the baseline drops every shadow mapping and flushes the guest's TLB.
 pub(crate) fn invlpg(vcpu: &mut VcpuState, vm: &Vm) -> Result<Option<UserExit>> {
     let Some(insn) = linear::fetch(vm, &vcpu.regs)? else {
         return Ok(Some(emulation_error()));
     };
     vcpu.stats.inc(Stat::Invlpg);
-    vcpu.mmu.drop_all(&vcpu.stats);
+    vcpu.drop_translations();
     vcpu.regs.skip(u64::from(insn.len));
     Ok(None)
 }

@@ -66,10 +66,9 @@ impl Mmu {
         Ok(&mut self.root)
     }
 
-    /// Drops every mapping.
+    /// Drops every mapping (the root's stamp tells `Svm::run` to flush the guest's TLB).
     pub(crate) fn drop_all(&mut self, stats: &Stats) {
         stats.add(Stat::ShadowZapped, self.root.clear() as u64);
-        stats.inc(Stat::TlbFlush);
     }
 
     /// Maps guest physical page `gpa` at guest virtual address `gva` with `access`, or

@@ -38,8 +38,11 @@ pub(crate) fn cpuid(regs: &mut Registers) {
     regs.skip(2);
 }
 
-/// `RDMSR` (or `WRMSR` if `write`) of the MSR in `ECX`.
-pub(crate) fn exit(regs: &mut Registers, write: bool) {
+/// `RDMSR` (or `WRMSR` if `write`) of the MSR in `ECX`. Returns whether the write changed
+/// how the guest's page tables are read (`EFER.NXE` or `EFER.LME`): the caller drops the
+/// translations made the old way.
+pub(crate) fn exit(regs: &mut Registers, write: bool) -> bool {
+    let efer = regs.efer;
     let msr = regs.gpr(1) as u32;
     let ok = if write {
         let value = (regs.gpr(2) << 32) | (regs.gpr(0) & 0xffff_ffff);
@@ -59,6 +62,7 @@ pub(crate) fn exit(regs: &mut Registers, write: bool) {
     } else {
         regs.inject_exception(GP_VECTOR, Some(0));
     }
+    (efer ^ regs.efer) & (EFER_NX | EFER_LME) != 0
 }
 
 fn read_msr(regs: &Registers, msr: u32) -> Option<u64> {

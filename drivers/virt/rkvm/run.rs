@@ -83,6 +83,14 @@ impl VcpuState {
         }
     }
 
+    /// Drops every translation the guest may have: the shadow mappings, and its TLB entries
+    /// at the next entry. For what changes the guest's paging (control register and `EFER`
+    /// writes, `INVLPG`, a reset, new registers from user space).
+    pub(crate) fn drop_translations(&mut self) {
+        self.mmu.drop_all(&self.stats);
+        self.regs.vmcb.request_tlb_flush();
+    }
+
     /// Runs the guest once and handles the exit; returns the exit user space must see, if
     /// any.
     pub(crate) fn enter(&mut self, vm: &Vm, pio: &SharedPage) -> Result<Option<UserExit>> {
@@ -94,7 +102,10 @@ impl VcpuState {
         let root = self.mmu.root(format, vm, &self.stats)?;
         self.ran = true;
         let r = &mut self.regs;
-        vm.svm.run(&mut r.vmcb, root, &mut r.gprs, &mut r.fpu)?;
+        let entry = vm.svm.run(&mut r.vmcb, root, &mut r.gprs, &mut r.fpu)?;
+        if entry.flushed() {
+            self.stats.inc(Stat::TlbFlush);
+        }
         self.stats.inc(Stat::Exits);
         // An event the exit interrupted is delivered again.
         let control = self.regs.vmcb.control();
@@ -123,7 +134,9 @@ impl VcpuState {
                 Ok(None)
             }
             exit::MSR => {
-                msr::exit(&mut self.regs, info1 != 0);
+                if msr::exit(&mut self.regs, info1 != 0) {
+                    self.drop_translations();
+                }
                 Ok(None)
             }
             exit::VMMCALL => {
@@ -155,7 +168,7 @@ impl VcpuState {
             exit::SHUTDOWN => {
                 // The VMCB is undefined after a shutdown: start over from reset, as KVM does.
                 self.regs.reset()?;
-                self.mmu.drop_all(&self.stats);
+                self.drop_translations();
                 Ok(Some(UserExit::Shutdown))
             }
             exit::INVALID => Ok(Some(UserExit::FailEntry(u64::from(code)))),

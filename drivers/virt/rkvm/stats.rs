@@ -30,7 +30,8 @@ pub(crate) enum Stat {
     ShadowAllocated,
     /// Shadow page tables freed.
     ShadowZapped,
-    /// Times all shadow mappings were dropped.
+    /// Entries into the guest that flushed its TLB entries (its ASID's, all of them, or by
+    /// taking a new ASID).
     TlbFlush,
     /// `INVLPG` exits.
     Invlpg,

@@ -126,8 +126,7 @@ impl FileOperations for Vcpu {
                 let mut state = vcpu.state.lock();
                 state.regs.set_sregs(&sregs)?;
                 // The guest's paging may have changed under the shadow tables.
-                let state = &mut *state;
-                state.mmu.drop_all(&state.stats);
+                state.drop_translations();
                 Ok(0)
             }
             ioctl::SET_CPUID2 => {

@@ -2,7 +2,7 @@
 
 //! Turning SVM on and off on the CPUs, and entering guests.
 
-use super::{page_phys, page_table::Root, run, GuestFpu, GuestRegs, Vmcb};
+use super::{page_phys, page_table::Root, run, Asids, TlbPlan, GuestFpu, GuestRegs, Vmcb};
 use crate::{
     alloc::{flags::*, KVec},
     bindings,
@@ -11,7 +11,7 @@ use crate::{
 };
 use core::{
     ffi::c_void,
-    sync::atomic::{AtomicBool, AtomicU64, Ordering},
+    sync::atomic::{AtomicBool, Ordering},
 };
 
 const EFER_SVME: u64 = bindings::EFER_SVME as u64;
@@ -38,8 +38,8 @@ struct CpuState {
     /// The rest of the host state (segment bases, system call MSRs...), which `VMRUN` leaves
     /// alone and the guest changes: kept here with `VMSAVE` while a guest runs.
     host_vmsave: Page,
-    /// The [`Vmcb::id`] of the last guest run here, whose TLB entries this CPU may still hold.
-    last_vmcb: AtomicU64,
+    /// The ASIDs this CPU gives to the guests that run here.
+    asids: Asids,
     /// Set when SVM could not be enabled here because somebody else had it.
     busy: AtomicBool,
 }
@@ -82,13 +82,19 @@ impl Svm {
     fn alloc() -> Result<Self> {
         // SAFETY: `nr_cpu_ids` is set during boot, before modules load, and never changes.
         let count = unsafe { bindings::nr_cpu_ids } as usize;
+        // SAFETY: every CPU with SVM has the SVM leaf; `EBX` is its number of ASIDs, the
+        // host's ASID 0 included.
+        let max_asid = unsafe { bindings::cpuid_ebx(bindings::SVM_CPUID_FUNC) }.saturating_sub(1);
+        // SAFETY: as in `supported`.
+        let flush_by_asid =
+            unsafe { bindings::boot_cpu_has(bindings::X86_FEATURE_FLUSHBYASID as u16) };
         let mut cpus = KVec::with_capacity(count, GFP_KERNEL)?;
         for _ in 0..count {
             cpus.push(
                 CpuState {
                     hsave: Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?,
                     host_vmsave: Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?,
-                    last_vmcb: AtomicU64::new(0),
+                    asids: Asids::new(max_asid, flush_by_asid),
                     busy: AtomicBool::new(false),
                 },
                 GFP_KERNEL,
@@ -140,7 +146,8 @@ impl Svm {
             bindings::wrmsrl(bindings::MSR_VM_HSAVE_PA, hsave);
             bindings::wrmsrl(bindings::MSR_EFER, efer | EFER_SVME);
         }
-        cpu.last_vmcb.store(0, Ordering::Relaxed);
+        // Whoever had SVM here before may have left entries under any ASID.
+        cpu.asids.reset();
         true
     }
 
@@ -188,8 +195,9 @@ impl Svm {
     /// VMCB, and sets `CR3` to `root`, whose kind must match the guest's `EFER.LME` (`EINVAL`
     /// otherwise). It also forces the intercepts that keep the guest inside what it was given
     /// (port and MSR accesses, control register writes, task switches, the SVM instructions,
-    /// shutdown) and flushes the guest's TLB when it may hold stale translations. On return,
-    /// the exit code and information are in the VMCB.
+    /// shutdown). It chooses the guest's ASID and what to flush of the TLB by the rules of
+    /// [`super::GuestTlb`], and returns what it chose. On return, the exit code and
+    /// information are in the VMCB.
     ///
     /// Fails with `EBUSY` if somebody else has SVM enabled on this CPU.
     pub fn run(
@@ -198,9 +206,8 @@ impl Svm {
         root: &mut Root,
         regs: &mut GuestRegs,
         fpu: &mut GuestFpu,
-    ) -> Result {
+    ) -> Result<TlbPlan> {
         vmcb.prepare_run(root)?;
-        let flush = root.take_flush();
         // SAFETY: the FPU registers belong to the current task's user space; this saves them
         // to be restored on the way back to user space, so that the guest's may be loaded.
         unsafe { bindings::kernel_fpu_begin_mask(0) };
@@ -210,15 +217,14 @@ impl Svm {
         let result = if unsafe { self.enable_this_cpu() } {
             // SAFETY: interrupts are off.
             let cpu = unsafe { self.this_cpu() };
-            // Another guest's TLB entries, or this guest's from before a change of its page
-            // tables, may be left on this CPU: all guests share one ASID.
-            let last = cpu.last_vmcb.swap(vmcb.id(), Ordering::Relaxed);
-            vmcb.set_flush_tlb(flush || last != vmcb.id());
+            // Interrupts stay off until the exit: `cpu` is the CPU the guest enters on.
+            let entry = vmcb.prepare_tlb(&cpu.asids, root.stamp());
             // SAFETY: SVM is enabled here with our host save area; `host_vmsave` is ours;
             // `prepare_run` made the VMCB confine the guest to `root`, whose pages live at
-            // least as long as this call; interrupts are off and the FPU is ours.
+            // least as long as this call, and `prepare_tlb` to translations `root` has now;
+            // interrupts are off and the FPU is ours.
             unsafe { run::vmrun(vmcb.phys_addr(), page_phys(&cpu.host_vmsave), regs, fpu) };
-            Ok(())
+            Ok(entry)
         } else {
             Err(EBUSY)
         };

@@ -11,7 +11,11 @@ use crate::{
     page::Page,
     sync::Arc,
 };
+use super::RootStamp;
 use core::sync::atomic::{AtomicU64, Ordering};
+
+/// The source of [`Root`] identities.
+static NEXT_ROOT_ID: AtomicU64 = AtomicU64::new(1);
 
 const PRESENT: u64 = 1 << 0;
 const WRITABLE: u64 = 1 << 1;
@@ -144,7 +148,8 @@ pub enum Format {
 ///
 /// Each mapping is a 4 KiB guest-virtual page mapped to a pinned page, which the tables keep
 /// alive while it is mapped. [`super::Svm::run`] runs guests on a root and flushes the guest
-/// TLB after a mapping was changed or removed.
+/// TLB after a mapping was changed or removed, or when the guest ran on another root before:
+/// the root's [`RootStamp`] (its identity and how many removals it saw) tells it.
 ///
 /// # Examples
 ///
@@ -156,13 +161,24 @@ pub enum Format {
 /// assert_eq!(root.lookup(0x1000), None);
 /// // Above the 4 GiB a PAE guest can address.
 /// # assert!(root.unmap(1 << 32).is_err());
+/// // Removing nothing leaves what a guest TLB may hold as it was; another root differs.
+/// let stamp = root.stamp();
+/// assert_eq!(root.unmap(0x1000), Ok(false));
 /// root.clear();
+/// assert_eq!(root.stamp(), stamp);
+/// assert_ne!(Root::new(Format::Pae)?.stamp(), stamp);
 /// # Ok::<(), kernel::error::Error>(())
 /// ```
+///
+/// # Invariants
+///
+/// `id` is unique among all roots ever made; `changes` grows at every removal or replacement
+/// of an entry, so that a guest TLB that saw an older [`RootStamp`] may hold stale entries.
 pub struct Root {
     format: Format,
     table: Table,
-    flush: bool,
+    id: u64,
+    changes: u64,
 }
 
 impl Root {
@@ -173,11 +189,12 @@ impl Root {
             Format::Pae => (3, GFP_KERNEL_ACCOUNT | __GFP_DMA32),
             Format::LongMode => (4, GFP_KERNEL_ACCOUNT),
         };
+        // INVARIANT: a new identity, nothing removed yet.
         Ok(Self {
             format,
             table: Table::new(level, flags)?,
-            // The guest TLB may hold what an earlier root mapped.
-            flush: true,
+            id: NEXT_ROOT_ID.fetch_add(1, Ordering::Relaxed),
+            changes: 0,
         })
     }
 
@@ -194,9 +211,16 @@ impl Root {
         page_phys(&self.table.page)
     }
 
-    /// Whether the guest TLB may hold translations the tables no longer have; resets it.
-    pub(super) fn take_flush(&mut self) -> bool {
-        core::mem::take(&mut self.flush)
+    /// What the tables are now, for the guest TLB: a guest that ran on another stamp may
+    /// hold translations they no longer have.
+    pub fn stamp(&self) -> RootStamp {
+        RootStamp::new(self.id, self.changes)
+    }
+
+    /// Records that an entry was removed or replaced.
+    fn changed(&mut self) {
+        // INVARIANT: counts up; 2^64 removals take longer than any machine runs.
+        self.changes = self.changes.wrapping_add(1);
     }
 
     /// The index of `va` in each level, from the root down: the first `levels` of the array.
@@ -240,7 +264,7 @@ impl Root {
             .set(leaf, entry, Some(Child::Page { _pinned: page }))
             .is_some()
         {
-            self.flush = true;
+            self.changed();
         }
         Ok(made)
     }
@@ -273,7 +297,9 @@ impl Root {
         }
         // INVARIANT: a zero entry without a child.
         let removed = table.set(indexes[indexes.len() - 1], 0, None).is_some();
-        self.flush |= removed;
+        if removed {
+            self.changed();
+        }
         Ok(removed)
     }
 
@@ -283,7 +309,7 @@ impl Root {
         for index in 0..ENTRIES {
             // INVARIANT: zero entries without children.
             if self.table.set(index, 0, None).is_some() {
-                self.flush = true;
+                self.changed();
             }
         }
         freed

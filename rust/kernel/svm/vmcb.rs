@@ -2,7 +2,10 @@
 
 //! The virtual machine control block: a guest's state, and what makes it exit.
 
-use super::{page_address, page_phys, page_table::Root, PermissionMaps};
+use super::{
+    page_address, page_phys, page_table::Root, Asids, TlbPlan, GuestTlb, PermissionMaps, RootStamp,
+    TlbControl,
+};
 use crate::{
     alloc::flags::*,
     bindings,
@@ -10,7 +13,6 @@ use crate::{
     page::Page,
     sync::Arc,
 };
-use core::sync::atomic::{AtomicU64, Ordering};
 
 /// The intercepts a hypervisor may set with [`Vmcb::set_intercept`]: bit numbers in the
 /// VMCB's intercept vector.
@@ -121,9 +123,6 @@ const EFER_LMA: u64 = 1 << 10;
 const EFER_NXE: u64 = 1 << 11;
 const EFER_SVME: u64 = 1 << 12;
 
-/// The source of [`Vmcb`] identities.
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
 /// A virtual machine control block: one guest CPU's state, its intercepts, and the cause of
 /// its last `#VMEXIT`.
 ///
@@ -152,10 +151,11 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 ///
 /// # Invariants
 ///
-/// `page` holds a `struct vmcb`; `id` is unique among all `Vmcb`s ever created.
+/// `page` holds a `struct vmcb`; `tlb` is where the guest's TLB entries are (its ASID) and
+/// what they were made from.
 pub struct Vmcb {
     page: Page,
-    id: u64,
+    tlb: GuestTlb,
     maps: Arc<PermissionMaps>,
 }
 
@@ -163,10 +163,10 @@ impl Vmcb {
     /// A zeroed VMCB whose port and MSR accesses are all intercepted through `maps`.
     pub fn new(maps: Arc<PermissionMaps>) -> Result<Self> {
         let page = Page::alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO)?;
-        // INVARIANT: a zeroed page is a valid `struct vmcb`; ids are handed out once.
+        // INVARIANT: a zeroed page is a valid `struct vmcb`; the guest never ran.
         Ok(Self {
             page,
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            tlb: GuestTlb::new(),
             maps,
         })
     }
@@ -242,20 +242,30 @@ impl Vmcb {
         self.raw_mut().control.int_state = u32::from(on);
     }
 
-    pub(super) fn id(&self) -> u64 {
-        self.id
+    /// Asks for the guest's TLB entries to be flushed before it runs again: for what the
+    /// architecture flushes (a `CR3` write, `INVLPG`, a change of paging mode), since the
+    /// shadow tables may not have changed.
+    pub fn request_tlb_flush(&mut self) {
+        self.tlb.request_flush();
     }
 
     pub(super) fn phys_addr(&self) -> u64 {
         page_phys(&self.page)
     }
 
-    pub(super) fn set_flush_tlb(&mut self, flush: bool) {
-        self.raw_mut().control.tlb_ctl = if flush {
-            bindings::TLB_CONTROL_FLUSH_ALL_ASID as u8
-        } else {
-            bindings::TLB_CONTROL_DO_NOTHING as u8
-        };
+    /// Chooses the guest's ASID and what `VMRUN` flushes, for an entry on the CPU whose
+    /// ASIDs are `cpu` (the current one, which the caller stays on) with the tables of
+    /// `root`.
+    pub(super) fn prepare_tlb(&mut self, cpu: &Asids, root: RootStamp) -> TlbPlan {
+        let entry = self.tlb.prepare(cpu, root);
+        let control = &mut self.raw_mut().control;
+        control.asid = entry.asid;
+        control.tlb_ctl = match entry.control {
+            TlbControl::Nothing => bindings::TLB_CONTROL_DO_NOTHING,
+            TlbControl::FlushAsid => bindings::TLB_CONTROL_FLUSH_ASID,
+            TlbControl::FlushAll => bindings::TLB_CONTROL_FLUSH_ALL_ASID,
+        } as u8;
+        entry
     }
 
     /// Makes the VMCB safe to run: the guest pages through `root` only, and cannot reach host
@@ -283,7 +293,7 @@ impl Vmcb {
         let control = &mut self.raw_mut().control;
         control.iopm_base_pa = iopm;
         control.msrpm_base_pa = msrpm;
-        control.asid = 1;
+        // `prepare_tlb` sets the ASID, on the CPU the guest enters on.
         control.nested_ctl = 0;
         control.virt_ext = 0;
         control.int_ctl = (control.int_ctl & INT_CTL_ALLOWED) | bindings::V_INTR_MASKING_MASK;

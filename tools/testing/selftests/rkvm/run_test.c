@@ -8,7 +8,9 @@
  * KVM gives.
  */
 
+#define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -637,6 +639,55 @@ TEST_F(guest, context_switch_exits)
 	       (double)(exits[1] - exits[0]) / (loops[1] - loops[0]));
 	/* The counter moved: the guest did exit for its page faults and CR3 writes. */
 	EXPECT_LT(0, exits[1] - exits[0]);
+}
+
+/* Runs the vCPU to its next HLT on CPU `cpu`; returns the entries that flushed its TLB. */
+static long long flushes_on(struct __test_metadata *_metadata, FIXTURE_DATA(guest) *self,
+			     int cpu)
+{
+	long long before = vm_counter(&self->vm, "tlb_flush");
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set));
+	EXPECT_EQ(KVM_EXIT_HLT, run_guest(&self->vcpu, &self->trace));
+	return vm_counter(&self->vm, "tlb_flush") - before;
+}
+
+/*
+ * A vCPU keeps its ASID and TLB entries while it stays on one CPU, and starts
+ * without them on every move, back to the first CPU too: the entries left
+ * there under its old ASID may predate a change made while it ran elsewhere.
+ * (QEMU's TCG flushes at every world switch, so only rkvm's count shows this.)
+ */
+TEST_F(guest, migration_flushes_tlb)
+{
+	static const uint8_t halt_loop[] = { 0xf4, 0xeb, 0xfd };	/* 1: hlt; jmp 1b */
+	struct kvm_sregs sregs;
+	cpu_set_t saved;
+
+	if (strcmp(kvm_device(), "/dev/rkvm"))
+		SKIP(return, "rkvm's tlb_flush counts new ASIDs; KVM's counts flush requests");
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs two CPUs");
+	ASSERT_LE(0, vm_counter(&self->vm, "tlb_flush"));
+	memcpy(self->vm.mem + 0x1000, halt_loop, sizeof(halt_loop));
+	ASSERT_EQ(0, ioctl(self->vcpu.fd, KVM_GET_SREGS, &sregs));
+	sregs.cs.selector = 0;
+	sregs.cs.base = 0;
+	ASSERT_EQ(0, ioctl(self->vcpu.fd, KVM_SET_SREGS, &sregs));
+	ASSERT_EQ(0, vcpu_set_entry(&self->vcpu, 0x1000, 0));
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(saved), &saved));
+	EXPECT_EQ(1, flushes_on(_metadata, self, 0));
+	EXPECT_EQ(0, flushes_on(_metadata, self, 0));
+	EXPECT_EQ(1, flushes_on(_metadata, self, 1));
+	EXPECT_EQ(0, flushes_on(_metadata, self, 1));
+	EXPECT_EQ(1, flushes_on(_metadata, self, 0));
+	/* A guest CR3 write, here through KVM_SET_SREGS, flushes on the same CPU. */
+	ASSERT_EQ(0, ioctl(self->vcpu.fd, KVM_SET_SREGS, &sregs));
+	EXPECT_EQ(1, flushes_on(_metadata, self, 0));
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(saved), &saved));
 }
 
 /* Sends SIGUSR1 to `target` after 200 ms. */
