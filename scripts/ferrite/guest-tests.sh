@@ -19,6 +19,8 @@ list=$(python3 "$(dirname "$0")/testsconf.py" "$conf" run "$@") || exit 1
 while IFS=$'\t' read -r -u 3 name modules program; do
 	[ -n "$name" ] || continue
 	echo "# ferrite: $name"
+	# Ends any window a test opened in the kernel log (kernel-reports.sh).
+	echo "ferrite: test $name starts" >/dev/kmsg
 	loaded=()
 	failed_load=
 	IFS=, read -r -a mods <<<"$modules"

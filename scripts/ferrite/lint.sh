@@ -91,5 +91,8 @@ for f in "${rust_files[@]}" "${c_files[@]}"; do
 		--ignore FILE_PATH_CHANGES -f "$f" || failed=1
 done
 
+log "lint: kernel-reports.sh on synthetic logs"
+"$FERRITE_SCRIPTS/kernel-reports-test.sh" || failed=1
+
 [ "$failed" = 0 ] || die "lint failed"
 log "lint: clean"

@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,26 @@ static inline int fail_nth_disarm(int fd)
 	if (pwrite(fd, "0", 1, 0) != 1)
 		return -errno;
 	return strtoul(buf, NULL, 10) == 0;
+}
+
+/*
+ * Tells whoever reads the kernel log that the allocation-failure reports
+ * that follow are a sweep's doing, not a bug: some allocations (vmalloc's,
+ * those without __GFP_NOWARN) print a "page allocation failure" or
+ * "vmalloc error" report with a stack dump when they fail. With start, it
+ * writes "WHO: allocations fail on purpose: expect allocation failure
+ * reports"; without, "WHO: allocations fail no more", which ends the sweep.
+ */
+static inline void fail_nth_announce(const char *who, bool start)
+{
+	FILE *kmsg = fopen("/dev/kmsg", "w");
+
+	if (!kmsg)
+		return;
+	fprintf(kmsg, "%s: %s\n", who,
+		start ? "allocations fail on purpose: expect allocation failure reports" :
+			"allocations fail no more");
+	fclose(kmsg);
 }
 
 #endif

@@ -38,12 +38,16 @@ FIXTURE_SETUP(sweep)
 	if (self->nth == -ENOENT)
 		SKIP(return, "no fault injection (fail-nth, failslab) in this kernel");
 	ASSERT_LE(0, self->nth);
+	/* Stock KVM's failed vmallocs report themselves. */
+	fail_nth_announce("rkvm fault_test", true);
 }
 
 FIXTURE_TEARDOWN(sweep)
 {
-	if (self->nth >= 0)
+	if (self->nth >= 0) {
+		fail_nth_announce("rkvm fault_test", false);
 		close(self->nth);
+	}
 	if (self->dev >= 0)
 		close(self->dev);
 	TH_LOG("%d failure points made the step fail", self->failures);
