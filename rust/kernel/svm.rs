@@ -28,7 +28,7 @@ pub use enable::{supported, Svm};
 pub use page_table::{Access, Format, Root};
 pub use permission_map::PermissionMaps;
 pub use run::{GuestFpu, GuestRegs};
-pub use tlb::{Asids, TlbPlan, GuestTlb, RootStamp, TlbControl};
+pub use tlb::{Asids, GuestTlb, RootStamp, TlbControl, TlbPlan};
 pub use vmcb::{exit, intercept, Segment, Vmcb};
 
 /// The kernel address of `page`, which is never in high memory on x86-64.

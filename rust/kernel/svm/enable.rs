@@ -2,7 +2,7 @@
 
 //! Turning SVM on and off on the CPUs, and entering guests.
 
-use super::{page_phys, page_table::Root, run, Asids, TlbPlan, GuestFpu, GuestRegs, Vmcb};
+use super::{page_phys, page_table::Root, run, Asids, GuestFpu, GuestRegs, TlbPlan, Vmcb};
 use crate::{
     alloc::{flags::*, KVec},
     bindings,

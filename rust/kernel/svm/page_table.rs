@@ -3,6 +3,7 @@
 //! The page tables a guest runs on: guest-virtual addresses mapped, 4 KiB at a time, to pages
 //! the hypervisor pinned for it.
 
+use super::RootStamp;
 use super::{page_address, page_phys};
 use crate::{
     alloc::{flags::*, KBox, KVec},
@@ -11,7 +12,6 @@ use crate::{
     page::Page,
     sync::Arc,
 };
-use super::RootStamp;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// The source of [`Root`] identities.

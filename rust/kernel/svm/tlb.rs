@@ -257,7 +257,7 @@ impl GuestTlb {
     }
 
     /// Decides how the guest enters on the CPU whose ASIDs are `cpu`, running on the root
-    /// whose state is `root`: the rules of the [module documentation](self).
+    /// whose state is `root`, by the rules of `kernel::svm`'s TLB documentation.
     ///
     /// `cpu` must be the current CPU's, and the caller must stay on it until the entry (with
     /// interrupts disabled); [`super::Svm::run`] does so.

@@ -3,8 +3,8 @@
 //! The virtual machine control block: a guest's state, and what makes it exit.
 
 use super::{
-    page_address, page_phys, page_table::Root, Asids, TlbPlan, GuestTlb, PermissionMaps, RootStamp,
-    TlbControl,
+    page_address, page_phys, page_table::Root, Asids, GuestTlb, PermissionMaps, RootStamp,
+    TlbControl, TlbPlan,
 };
 use crate::{
     alloc::flags::*,

@@ -642,17 +642,17 @@ TEST_F(guest, context_switch_exits)
 }
 
 /* Runs the vCPU to its next HLT on CPU `cpu`; returns the entries that flushed its TLB. */
-static long long flushes_on(struct __test_metadata *_metadata, FIXTURE_DATA(guest) *self,
-			     int cpu)
+static long long flushes_on(struct __test_metadata *_metadata, struct vm *vm, struct vcpu *vcpu,
+			    struct trace *t, int cpu)
 {
-	long long before = vm_counter(&self->vm, "tlb_flush");
+	long long before = vm_counter(vm, "tlb_flush");
 	cpu_set_t set;
 
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set));
-	EXPECT_EQ(KVM_EXIT_HLT, run_guest(&self->vcpu, &self->trace));
-	return vm_counter(&self->vm, "tlb_flush") - before;
+	EXPECT_EQ(KVM_EXIT_HLT, run_guest(vcpu, t));
+	return vm_counter(vm, "tlb_flush") - before;
 }
 
 /*
@@ -679,14 +679,14 @@ TEST_F(guest, migration_flushes_tlb)
 	ASSERT_EQ(0, ioctl(self->vcpu.fd, KVM_SET_SREGS, &sregs));
 	ASSERT_EQ(0, vcpu_set_entry(&self->vcpu, 0x1000, 0));
 	ASSERT_EQ(0, sched_getaffinity(0, sizeof(saved), &saved));
-	EXPECT_EQ(1, flushes_on(_metadata, self, 0));
-	EXPECT_EQ(0, flushes_on(_metadata, self, 0));
-	EXPECT_EQ(1, flushes_on(_metadata, self, 1));
-	EXPECT_EQ(0, flushes_on(_metadata, self, 1));
-	EXPECT_EQ(1, flushes_on(_metadata, self, 0));
+	EXPECT_EQ(1, flushes_on(_metadata, &self->vm, &self->vcpu, &self->trace, 0));
+	EXPECT_EQ(0, flushes_on(_metadata, &self->vm, &self->vcpu, &self->trace, 0));
+	EXPECT_EQ(1, flushes_on(_metadata, &self->vm, &self->vcpu, &self->trace, 1));
+	EXPECT_EQ(0, flushes_on(_metadata, &self->vm, &self->vcpu, &self->trace, 1));
+	EXPECT_EQ(1, flushes_on(_metadata, &self->vm, &self->vcpu, &self->trace, 0));
 	/* A guest CR3 write, here through KVM_SET_SREGS, flushes on the same CPU. */
 	ASSERT_EQ(0, ioctl(self->vcpu.fd, KVM_SET_SREGS, &sregs));
-	EXPECT_EQ(1, flushes_on(_metadata, self, 0));
+	EXPECT_EQ(1, flushes_on(_metadata, &self->vm, &self->vcpu, &self->trace, 0));
 	ASSERT_EQ(0, sched_setaffinity(0, sizeof(saved), &saved));
 }
 
