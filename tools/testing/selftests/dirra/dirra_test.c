@@ -490,18 +490,26 @@ static long wait_stat_above(const char *name, long than, int ms)
 	return v;
 }
 
-static int module_load(const char *params)
+/* Opens the build's dirra.ko ($KBUILD): a file descriptor or -errno. */
+static int module_open(void)
 {
-	char path[512];
 	const char *kbuild = getenv("KBUILD");
-	int fd, r;
+	char path[512];
+	int fd;
 
 	if (!kbuild)
 		return -ENOENT;
 	snprintf(path, sizeof(path), "%s/fs/dirra/dirra.ko", kbuild);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int module_load(const char *params)
+{
+	int fd = module_open(), r;
+
 	if (fd < 0)
-		return -errno;
+		return fd;
 	r = syscall(SYS_finit_module, fd, params, 0);
 	r = r ? -errno : 0;
 	close(fd);
@@ -514,20 +522,15 @@ static int module_load(const char *params)
  */
 static int module_image(char **image, size_t *len)
 {
-	const char *kbuild = getenv("KBUILD");
-	char path[512];
 	struct stat st;
 	size_t got = 0;
 	int fd, ret = 0;
 	ssize_t r;
 
 	*image = NULL;
-	if (!kbuild)
-		return -ENOENT;
-	snprintf(path, sizeof(path), "%s/fs/dirra/dirra.ko", kbuild);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = module_open();
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fstat(fd, &st) || st.st_size <= 0) {
 		ret = -EIO;
 		goto out;
